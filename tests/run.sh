@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The test runner of `make check` (run after the build): every unit test binary of the normal
+# and of the sanitizer build, the offsets check, and the live tests against real interpreters,
+# with ./pyspy-watch and again with build-asan/pyspy-watch.
+#
+#   bash tests/run.sh
+#
+# A unit test passes with exit 0, is skipped with exit 77, fails otherwise (or on any sanitizer
+# report in its output). Each test's output goes to tests/out/<name>.log. Prints a summary and
+# exits 1 if anything failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+OUT=tests/out
+mkdir -p "$OUT"
+
+SAN_RE='ERROR: (Address|Leak|UndefinedBehavior|Thread)Sanitizer|runtime error: |SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer|Sanitizer has encountered'
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=() failed=() skipped=()
+
+# run NAME TIMEOUT COMMAND...: runs COMMAND with its output in $OUT/NAME.log, records the outcome.
+run() {
+        local name=$1 limit=$2
+        shift 2
+        local log="$OUT/${name//\//_}.log" rc start=$SECONDS
+        printf '%-44s ' "$name"
+        timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+        rc=$?
+        if [ $rc -eq 0 ] && grep -Eq "$SAN_RE" "$log"; then
+                rc=99
+                echo "sanitizer report in $log" >>"$log"
+        fi
+        case $rc in
+        0)
+                passed+=("$name")
+                echo "PASS  ($((SECONDS - start))s)"
+                ;;
+        77)
+                skipped+=("$name")
+                echo "SKIP  ($(tail -n 1 "$log" | cut -c1-80))"
+                ;;
+        *)
+                failed+=("$name")
+                if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+                        echo "FAIL  (timed out after ${limit}s; see $log)"
+                else
+                        echo "FAIL  (exit $rc; see $log)"
+                fi
+                grep -E '^(FAIL|     - )' "$log" | head -n 12 | sed 's/^/        /'
+                ;;
+        esac
+}
+
+unit_tests() {
+        local dir=$1 prefix=$2 t found=0
+        for t in "$dir"/tests/test-*; do
+                [ -f "$t" ] && [ -x "$t" ] || continue
+                found=1
+                run "$prefix/$(basename "$t")" 120 "$t"
+        done
+        [ $found -eq 1 ] || echo "(no unit tests in $dir/tests)"
+}
+
+echo "== unit tests (build)"
+unit_tests build unit
+echo "== unit tests (build-asan)"
+unit_tests build-asan unit-asan
+
+if [ -f tests/offsets/check-offsets.sh ]; then
+        echo "== offsets"
+        run offsets/check-offsets 300 bash tests/offsets/check-offsets.sh
+fi
+
+echo "== live tests (./pyspy-watch)"
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
+        run live/test_dump 300 python3 tests/live/test_dump.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
+        run live/test_badinput 300 python3 tests/live/test_badinput.py
+
+echo "== live tests (build-asan/pyspy-watch)"
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
+        run live-asan/test_dump 600 python3 tests/live/test_dump.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
+        run live-asan/test_badinput 600 python3 tests/live/test_badinput.py
+
+echo
+echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"
+for n in "${failed[@]}"; do
+        echo "  FAILED  $n"
+done
+for n in "${skipped[@]}"; do
+        echo "  skipped $n"
+done
+[ ${#failed[@]} -eq 0 ]

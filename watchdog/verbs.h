@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One entry point per verb (perf's builtin-*.c): cmd-<verb>.c. Each returns the process exit
+ * status: 0 success, 1 the work failed, 2 bad usage or configuration (EXIT_* below). */
+
+#include <sys/types.h>
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+int cmd_dump(int argc, char **argv);
+
+/* Shared by the verbs: strict decimal pid (1 .. pid_max); -EINVAL otherwise. */
+int parse_pid(const char *s, pid_t *ret);
+
+/* The process's command line with NULs turned into spaces, bounded to len-1 bytes; "" when
+ * it cannot be read. */
+void proc_cmdline(pid_t pid, char *buf, size_t len);
