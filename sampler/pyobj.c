@@ -28,6 +28,10 @@
 #define HDR_MAX 512
 /* Table entries fetched per read when scanning dict and set tables. */
 #define SCAN_CHUNK 128
+/* Most table slots a repr examines per dict or set: a repr shows PYOBJ_REPR_ITEMS entries,
+ * and nested containers multiply the work, so a sparse or hostile table is cut short here
+ * (and shown with "...") rather than scanned to PYOBJ_DICT_MAX. */
+#define REPR_SCAN_MAX 4096
 /* Larger dict or set tables are nonsense on a 64-bit machine we can sample. */
 #define TABLE_SIZE_MAX (UINT64_C(1) << 32)
 
@@ -148,49 +152,63 @@ static int text_fetch(const PyObjCtx *c, Text *t, uint64_t data, size_t unit_siz
         return 0;
 }
 
-/* Reads at most max units of the str/bytes object at addr, whose type is type. -EBADMSG when it
- * is not a string type of this version. On failure t holds nothing to free. */
-static int read_text(const PyObjCtx *c, uint64_t addr, uint64_t type, size_t max, Text *ret) {
+/* The bytes of a str/bytes object's header read_text() needs, for any string type of this
+ * version, including ob_type: one read serves them all. */
+static size_t text_hdr_size(const PyOffsets *o) {
+        size_t need = MAX(NEED(o->object.ob_type, 8), NEED(o->bytes.ob_size, 8));
+        need = MAX(need, NEED(o->unicode.length, 8));
+        if (o->str_model == STR_BYTES_27)
+                need = MAX(need, NEED(o->unicode.legacy_data, 8));
+        else
+                need = MAX(need, NEED(o->unicode.state, 4));
+        return need;
+}
+
+/* Reads at most max units of the str/bytes object at addr, whose type is type (0: read it
+ * here, in the same read as the header). -EBADMSG when it is not a string type of this
+ * version. With expect (a UTF-8 length in bytes and in code points), a string of another
+ * length is -ENOENT before its characters are read. On failure t holds nothing to free. */
+static int read_text(const PyObjCtx *c, uint64_t addr, uint64_t type, size_t max, const size_t *expect,
+                     Text *ret) {
         const PyOffsets *o = c->o;
         uint8_t hdr[HDR_MAX];
         Text t = {};
         uint64_t data;
         size_t unit;
+        int64_t len;
         int r;
+
+        if (!off_ok(o->object.ob_type))
+                return -EBADMSG;
+        r = read_hdr(c, addr, hdr, text_hdr_size(o));
+        if (r < 0)
+                return r;
+        if (type == 0)
+                type = ld64(hdr, o->object.ob_type);
 
         if (type_is(c, type, PYSYM_TYPE_BYTES)) {
                 t.kind = o->str_model == STR_BYTES_27 ? TEXT_STR27 : TEXT_BYTES;
-                r = read_hdr(c, addr, hdr, NEED(o->bytes.ob_size, 8));
-                if (r < 0)
-                        return r;
-                int64_t len = (int64_t) ld64(hdr, o->bytes.ob_size);
-                if (len < 0 || o->bytes.ob_sval == OFF_NONE)
+                if (o->bytes.ob_size == OFF_NONE || o->bytes.ob_sval == OFF_NONE)
                         return -EBADMSG;
-                t.total = (size_t) len;
+                len = (int64_t) ld64(hdr, o->bytes.ob_size);
                 data = addr + o->bytes.ob_sval;
                 unit = 1;
         } else if (type_is(c, type, PYSYM_TYPE_STR) && o->str_model == STR_BYTES_27) {
                 t.kind = TEXT_UNICODE27;
-                r = read_hdr(c, addr, hdr, MAX(NEED(o->unicode.length, 8), NEED(o->unicode.legacy_data, 8)));
-                if (r < 0)
-                        return r;
-                int64_t len = (int64_t) ld64(hdr, o->unicode.length);
-                if (len < 0 || o->unicode.legacy_data == OFF_NONE)
+                if (o->unicode.length == OFF_NONE || o->unicode.legacy_data == OFF_NONE)
                         return -EBADMSG;
-                t.total = (size_t) len;
+                len = (int64_t) ld64(hdr, o->unicode.length);
                 data = ld64(hdr, o->unicode.legacy_data);
                 unit = PY27_UNICODE_SIZE;
         } else if (type_is(c, type, PYSYM_TYPE_STR)) {
                 t.kind = TEXT_STR;
-                r = read_hdr(c, addr, hdr, MAX(NEED(o->unicode.length, 8), NEED(o->unicode.state, 4)));
-                if (r < 0)
-                        return r;
-                int64_t len = (int64_t) ld64(hdr, o->unicode.length);
+                if (o->unicode.length == OFF_NONE || o->unicode.state == OFF_NONE)
+                        return -EBADMSG;
+                len = (int64_t) ld64(hdr, o->unicode.length);
                 uint32_t state = ld32(hdr, o->unicode.state);
                 unit = STATE_KIND(state);
-                if (len < 0 || (unit != 1 && unit != 2 && unit != 4))
+                if (unit != 1 && unit != 2 && unit != 4)
                         return -EBADMSG;
-                t.total = (size_t) len;
                 if (STATE_COMPACT(state)) {
                         if (STATE_ASCII(state) && unit != 1)
                                 return -EBADMSG;
@@ -200,12 +218,21 @@ static int read_text(const PyObjCtx *c, uint64_t addr, uint64_t type, size_t max
                          * its characters behind a pointer. */
                         if (o->unicode.legacy_data == OFF_NONE)
                                 return -EBADMSG;
-                        r = memreader_read_u64(c->mr, addr + o->unicode.legacy_data, &data);
-                        if (r < 0)
-                                return r;
+                        data = 0;
                 }
         } else
                 return -EBADMSG;
+
+        if (len < 0)
+                return -EBADMSG;
+        t.total = (size_t) len;
+        if (expect && t.total != (t.kind == TEXT_STR27 || t.kind == TEXT_BYTES ? expect[0] : expect[1]))
+                return -ENOENT;
+        if (t.kind == TEXT_STR && data == 0) {
+                r = memreader_read_u64(c->mr, addr + o->unicode.legacy_data, &data);
+                if (r < 0)
+                        return r;
+        }
 
         r = text_fetch(c, &t, data, unit, max);
         if (r < 0) {
@@ -304,15 +331,11 @@ static int text_to_utf8(const Text *t, char *buf, size_t len) {
 
 int pyobj_read_str(const PyObjCtx *c, uint64_t addr, char *buf, size_t len) {
         _cleanup_(text_done) Text t = {};
-        uint64_t type;
         int r;
 
         if (len > 0)
                 buf[0] = 0;
-        r = read_type(c, addr, &type);
-        if (r < 0)
-                return r;
-        r = read_text(c, addr, type, PYOBJ_STR_MAX, &t);
+        r = read_text(c, addr, 0, PYOBJ_STR_MAX, NULL, &t);
         if (r < 0)
                 return r;
         if (t.kind == TEXT_BYTES)
@@ -784,7 +807,8 @@ void pyobj_format_float(double v, char *buf, size_t len) {
 
 /* Visits the entries [0, nentries) of a 3.6+ keys object: combined (values in the entries) or
  * split (values[i] of the values array at values, 0 for combined). */
-static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, pyobj_dict_cb cb, void *userdata) {
+static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, uint64_t max_slots, bool *capped,
+                        pyobj_dict_cb cb, void *userdata) {
         const PyOffsets *o = c->o;
         uint8_t hdr[HDR_MAX];
         uint64_t size, nentries, entries, entry_size = 24, key_off = 8, value_off = 16;
@@ -828,7 +852,10 @@ static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, pyobj
         }
         if (nentries > size)
                 return -EBADMSG;
-        nentries = MIN(nentries, (uint64_t) PYOBJ_DICT_MAX);
+        if (nentries > max_slots) {
+                nentries = max_slots;
+                *capped = true;
+        }
         if (values != 0 && o->dict.values_values == OFF_NONE)
                 return -EBADMSG;
 
@@ -859,14 +886,17 @@ static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, pyobj
         return 0;
 }
 
-static int dict27_foreach(const PyObjCtx *c, const uint8_t *hdr, pyobj_dict_cb cb, void *userdata) {
+static int dict27_foreach(const PyObjCtx *c, const uint8_t *hdr, uint64_t max_slots, bool *capped,
+                          pyobj_dict_cb cb, void *userdata) {
         const PyOffsets *o = c->o;
         uint64_t mask = ld64(hdr, o->dict.dk_size), table = ld64(hdr, o->dict.ma_keys);
         int r;
 
         if (mask < 7 || mask >= TABLE_SIZE_MAX || (mask & (mask + 1)) != 0 || table == 0)
                 return -EBADMSG;
-        uint64_t slots = MIN(mask + 1, (uint64_t) PYOBJ_DICT_MAX);
+        uint64_t slots = MIN(mask + 1, max_slots);
+        if (slots < mask + 1)
+                *capped = true;
 
         for (uint64_t i = 0; i < slots; i += SCAN_CHUNK) {
                 uint64_t ebuf[SCAN_CHUNK * 3];
@@ -889,7 +919,10 @@ static int dict27_foreach(const PyObjCtx *c, const uint8_t *hdr, pyobj_dict_cb c
         return 0;
 }
 
-int pyobj_dict_foreach(const PyObjCtx *c, uint64_t dict, pyobj_dict_cb cb, void *userdata) {
+/* Visits the live entries among the first max_slots of the dict's table; *capped is set when
+ * the table has more. */
+static int dict_foreach(const PyObjCtx *c, uint64_t dict, uint64_t max_slots, bool *capped,
+                        pyobj_dict_cb cb, void *userdata) {
         const PyOffsets *o = c->o;
         uint8_t hdr[HDR_MAX];
         int r;
@@ -900,7 +933,7 @@ int pyobj_dict_foreach(const PyObjCtx *c, uint64_t dict, pyobj_dict_cb cb, void 
                 r = read_hdr(c, dict, hdr, MAX(NEED(o->dict.ma_keys, 8), NEED(o->dict.dk_size, 8)));
                 if (r < 0)
                         return r;
-                return dict27_foreach(c, hdr, cb, userdata);
+                return dict27_foreach(c, hdr, max_slots, capped, cb, userdata);
         }
 
         if (!off_ok(o->dict.ma_values))
@@ -911,41 +944,46 @@ int pyobj_dict_foreach(const PyObjCtx *c, uint64_t dict, pyobj_dict_cb cb, void 
         uint64_t keys = ld64(hdr, o->dict.ma_keys);
         if (keys == 0)
                 return -EBADMSG;
-        return keys_foreach(c, keys, ld64(hdr, o->dict.ma_values), cb, userdata);
+        return keys_foreach(c, keys, ld64(hdr, o->dict.ma_values), max_slots, capped, cb, userdata);
+}
+
+int pyobj_dict_foreach(const PyObjCtx *c, uint64_t dict, pyobj_dict_cb cb, void *userdata) {
+        bool capped = false;
+        return dict_foreach(c, dict, PYOBJ_DICT_MAX, &capped, cb, userdata);
 }
 
 typedef struct StrLookup {
         const PyObjCtx *c;
         const char *key;
-        size_t key_len;
+        size_t expect[2];       /* the key's length in bytes and code points */
         uint64_t found;
         size_t index;   /* entries visited before the match */
 } StrLookup;
 
-/* Whether the object at addr is a str (either 2.7 string type) equal to key. */
-static bool str_equals(const PyObjCtx *c, uint64_t addr, const char *key, size_t key_len) {
+/* Whether the object at addr is a str (either 2.7 string type) equal to key, whose length in
+ * bytes and code points is expect. Strings of another length cost one read. */
+static bool str_equals(const PyObjCtx *c, uint64_t addr, const char *key, const size_t expect[2]) {
         _cleanup_(text_done) Text t = {};
         char buf[PYOBJ_STR_MAX * 4 + 1];
-        uint64_t type;
 
-        if (read_type(c, addr, &type) < 0)
-                return false;
-        if (!type_is(c, type, PYSYM_TYPE_STR) && !(c->o->str_model == STR_BYTES_27 && type_is(c, type, PYSYM_TYPE_BYTES)))
-                return false;
-        /* A UTF-8 key of key_len bytes has at most key_len code points: one more tells a longer
-         * string apart without reading all of it. */
-        if (read_text(c, addr, type, MIN(key_len + 1, (size_t) PYOBJ_STR_MAX), &t) < 0)
-                return false;
-        if (t.total > key_len)
+        if (read_text(c, addr, 0, PYOBJ_STR_MAX, expect, &t) < 0 || t.kind == TEXT_BYTES)
                 return false;
         int n = text_to_utf8(&t, buf, sizeof(buf));
-        return n >= 0 && (size_t) n == key_len && memcmp(buf, key, key_len) == 0;
+        return n >= 0 && (size_t) n == expect[0] && memcmp(buf, key, expect[0]) == 0;
+}
+
+/* A UTF-8 string's length in bytes and in code points. */
+static void utf8_lengths(const char *s, size_t ret[2]) {
+        ret[0] = strlen(s);
+        ret[1] = 0;
+        for (size_t i = 0; i < ret[0]; i++)
+                ret[1] += ((uint8_t) s[i] & 0xc0) != 0x80;
 }
 
 static int lookup_cb(void *userdata, uint64_t key, uint64_t value) {
         StrLookup *l = userdata;
 
-        if (str_equals(l->c, key, l->key, l->key_len)) {
+        if (str_equals(l->c, key, l->key, l->expect)) {
                 l->found = value;
                 return 1;
         }
@@ -954,10 +992,11 @@ static int lookup_cb(void *userdata, uint64_t key, uint64_t value) {
 }
 
 int pyobj_dict_get_str(const PyObjCtx *c, uint64_t dict, const char *key, uint64_t *ret) {
-        StrLookup l = { .c = c, .key = key, .key_len = strlen(key) };
+        StrLookup l = { .c = c, .key = key };
         int r;
 
-        if (l.key_len > PYOBJ_STR_MAX)
+        utf8_lengths(key, l.expect);
+        if (l.expect[0] > PYOBJ_STR_MAX)
                 return -ENOENT;
         r = pyobj_dict_foreach(c, dict, lookup_cb, &l);
         if (r < 0)
@@ -1007,12 +1046,17 @@ static int read_type_info(const PyObjCtx *c, uint64_t type, TypeInfo *ret) {
 
 /* Looks name up among the shared keys, with the values at values (a PyDictValues). */
 static int split_get(const PyObjCtx *c, uint64_t keys, uint64_t values, const char *name, uint64_t *ret) {
-        StrLookup l = { .c = c, .key = name, .key_len = strlen(name) };
+        StrLookup l = { .c = c, .key = name };
         int r;
+
+        utf8_lengths(name, l.expect);
+        if (l.expect[0] > PYOBJ_STR_MAX)
+                return -ENOENT;
 
         if (keys == 0 || values == 0)
                 return -ENOENT;
-        r = keys_foreach(c, keys, values, lookup_cb, &l);
+        bool capped = false;
+        r = keys_foreach(c, keys, values, PYOBJ_DICT_MAX, &capped, lookup_cb, &l);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1212,10 +1256,11 @@ static int repr_dict(Out *o, const PyObjCtx *c, uint64_t addr, unsigned depth) {
         int r;
 
         out_puts(o, "{");
-        r = pyobj_dict_foreach(c, addr, repr_dict_cb, &it);
+        bool capped = false;
+        r = dict_foreach(c, addr, REPR_SCAN_MAX, &capped, repr_dict_cb, &it);
         if (r < 0)
                 return r;
-        if (it.more)
+        if (it.more || capped)
                 out_puts(o, ", ...");
         out_puts(o, "}");
         return 0;
@@ -1225,7 +1270,8 @@ static int repr_dict(Out *o, const PyObjCtx *c, uint64_t addr, unsigned depth) {
  * which, unlike 3.x's, keeps the deleted entry's hash. */
 static bool is_set_dummy27(const PyObjCtx *c, uint64_t key) {
         static const char dummy[] = "<dummy key>";
-        return str_equals(c, key, dummy, sizeof(dummy) - 1);
+        static const size_t expect[2] = { sizeof(dummy) - 1, sizeof(dummy) - 1 };
+        return str_equals(c, key, dummy, expect);
 }
 
 static int repr_set(Out *o, const PyObjCtx *c, uint64_t addr, bool frozen, unsigned depth) {
@@ -1258,8 +1304,8 @@ static int repr_set(Out *o, const PyObjCtx *c, uint64_t addr, bool frozen, unsig
 
         /* setentry is {key, hash} in 3.x, {hash, key} in 2.7. */
         size_t key_slot = is_py27(c) ? 1 : 0;
-        uint64_t slots = MIN(mask + 1, (uint64_t) PYOBJ_DICT_MAX);
-        bool more = false;
+        uint64_t slots = MIN(mask + 1, (uint64_t) REPR_SCAN_MAX);
+        bool more = false, capped = slots < mask + 1;
         for (uint64_t i = 0; i < slots && !more && !o->full; i += SCAN_CHUNK) {
                 uint64_t ebuf[SCAN_CHUNK * 2];
                 size_t k = (size_t) MIN((uint64_t) SCAN_CHUNK, slots - i);
@@ -1281,7 +1327,7 @@ static int repr_set(Out *o, const PyObjCtx *c, uint64_t addr, bool frozen, unsig
                         repr_elem(o, c, key, depth + 1);
                 }
         }
-        if (more)
+        if (more || capped)
                 out_puts(o, ", ...");
         out_puts(o, is_py27(c) ? "])" : frozen ? "})" : "}");
         return 0;
@@ -1312,7 +1358,7 @@ static int repr_obj(Out *o, const PyObjCtx *c, uint64_t addr, unsigned depth) {
 
         if (type_is(c, type, PYSYM_TYPE_STR) || type_is(c, type, PYSYM_TYPE_BYTES)) {
                 _cleanup_(text_done) Text t = {};
-                r = read_text(c, addr, type, PYOBJ_STR_MAX, &t);
+                r = read_text(c, addr, type, PYOBJ_STR_MAX, NULL, &t);
                 if (r < 0)
                         return r;
                 repr_text(o, &t);

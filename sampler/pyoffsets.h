@@ -89,7 +89,8 @@ typedef struct PyOffsets {
         /* struct _gil_runtime_state (3.12+) */
         struct { uint32_t size, last_holder, locked; } gil;
         /* PyThreadState; frame is tstate->frame (FRAME_OBJECT), tstate->cframe (IFRAME_CFRAME)
-         * or tstate->current_frame (IFRAME). native_thread_id is OFF_NONE before 3.8. */
+         * or tstate->current_frame (IFRAME). native_thread_id is OFF_NONE before 3.11 (the sampler then
+         * reads the tid from glibc's struct pthread). */
         struct { uint32_t size, next, interp, frame, thread_id, native_thread_id; } tstate;
         /* _PyCFrame (IFRAME_CFRAME only) */
         struct { uint32_t current_frame; } cframe;

@@ -403,12 +403,10 @@ static int walk_iframes(Walker *w, uint64_t frame, unsigned flags, Snapshot *sna
                 uint64_t instr = get_ptr(buf, o->iframe.instr);
                 uint64_t prev = get_ptr(buf, o->iframe.previous);
 
-                if (owner != FRAME_OWNED_BY_CSTACK && code) {
+                /* 3.13's f_executable may be None (shim frames): skipped like C-stack frames. */
+                if (owner != FRAME_OWNED_BY_CSTACK && code && code != w->sym[PYSYM_NONE]) {
                         CodeInfo *ci;
                         r = code_get(w, code, &ci);
-                        /* 3.13's f_executable may be another object than a code object. */
-                        if (r == -EBADMSG && o->frame_model == IFRAME)
-                                goto next;
                         if (r < 0)
                                 return r;
                         if (owner != FRAME_OWNED_BY_GENERATOR && instr < ci->code_start + ci->firsttraceable)

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* The stack walker on synthetic memory images, for every layout row: a known process (two
+ * threads, named through threading._active, one holding the GIL, frames with lines and locals)
+ * must come back exactly; corrupted images (cycles, dangling pointers, wrong types, absurd
+ * depths, random byte flips) must give errors or truncated threads, never a crash or a hang. */
+#include <string.h>
+
+#include "image.h"
+#include "macro.h"
+#include "tests.h"
+#include "walker.h"
+
+#define FIRSTLINE 10
+#define INSTR_OFFSET 4   /* bytes into the code: the line tables below put it on FIRSTLINE + 1 */
+
+typedef struct Fake {
+        Image img;
+        const PyOffsets *o;
+        uint64_t interp, tstate[2], frames[2][3], code[3];
+        uint64_t ident[2];
+} Fake;
+
+/* A table that maps offsets 0-1 to firstlineno and 2-17 to firstlineno + 1, per format. */
+static size_t line_table(const PyOffsets *o, uint8_t *t) {
+        switch (o->line_table) {
+        case LNOTAB:
+                t[0] = 2, t[1] = 1;
+                return 2;
+        case LINETABLE_310:
+                t[0] = 2, t[1] = 0, t[2] = 16, t[3] = 1;
+                return 4;
+        case LOCATIONS_311:
+                /* kind 13 (no columns): length 1 unit, line delta 0; length 8, delta +1 */
+                t[0] = 0x80 | (13 << 3) | 0, t[1] = 0;
+                t[2] = 0x80 | (13 << 3) | 7, t[3] = 2;   /* zigzag varint of +1 */
+                return 4;
+        default:
+                abort();
+        }
+}
+
+static uint64_t put_frame(Fake *f, uint64_t code, uint64_t back, const uint64_t *locals, size_t n_locals) {
+        const PyOffsets *o = f->o;
+        Image *img = &f->img;
+
+        if (o->frame_model == FRAME_OBJECT) {
+                uint64_t fr = img_alloc(img, o->frame.localsplus + 8 * (n_locals + 1), 8);
+                img_put_u64(img, fr + o->frame.back, back);
+                img_put_u64(img, fr + o->frame.code, code);
+                img_put_u32(img, fr + o->frame.lasti,
+                            o->lasti_model == LASTI_UNITS ? INSTR_OFFSET / 2 : INSTR_OFFSET);
+                for (size_t i = 0; i < n_locals; i++)
+                        img_put_u64(img, fr + o->frame.localsplus + 8 * i, locals[i]);
+                return fr;
+        }
+        uint64_t fr = img_alloc(img, o->iframe.localsplus + 8 * (n_locals + 1), 8);
+        img_put_u64(img, fr + o->iframe.previous, back);
+        img_put_u64(img, fr + o->iframe.code, code);
+        img_put_u64(img, fr + o->iframe.instr, code + o->code.code_adaptive + INSTR_OFFSET);
+        img_put_u8(img, fr + o->iframe.owner, 0);
+        for (size_t i = 0; i < n_locals; i++)
+                img_put_u64(img, fr + o->iframe.localsplus + 8 * i, locals[i]);
+        return fr;
+}
+
+static uint64_t put_tstate(Fake *f, uint64_t next, uint64_t ident, int native, uint64_t top) {
+        const PyOffsets *o = f->o;
+        Image *img = &f->img;
+        uint64_t ts = img_alloc(img, o->tstate.size, 8);
+
+        img_put_u64(img, ts + o->tstate.next, next);
+        img_put_u64(img, ts + o->tstate.interp, f->interp);
+        img_put_u64(img, ts + o->tstate.thread_id, ident);
+        if (o->tstate.native_thread_id != OFF_NONE)
+                img_put_u32(img, ts + o->tstate.native_thread_id, (uint32_t) native);
+        if (o->frame_model == IFRAME_CFRAME) {
+                uint64_t cf = img_alloc(img, o->cframe.current_frame + 8, 8);
+                img_put_u64(img, cf + o->cframe.current_frame, top);
+                img_put_u64(img, ts + o->tstate.frame, cf);
+        } else
+                img_put_u64(img, ts + o->tstate.frame, top);
+        return ts;
+}
+
+static void fake_build(Fake *f, const PyOffsets *o) {
+        Image *img = &f->img;
+        uint8_t lt[8];
+        size_t ltn;
+
+        memset(f, 0, sizeof(*f));
+        f->o = o;
+        img_init(img, 0);
+        img_put_builtins(img, o);
+        ltn = line_table(o, lt);
+
+        const char *names[3] = { "inner", "middle", "outer" };
+        for (int i = 0; i < 3; i++)
+                f->code[i] = img_put_code(img, o, names[i], "/srv/app.py", FIRSTLINE * (i + 1), lt, ltn);
+
+        /* "middle" has two locals, x = 42 and y = 'hi'. */
+        uint64_t vn[2] = { img_put_name(img, o, "x"), img_put_name(img, o, "y") };
+        img_put_u64(img, f->code[1] + o->code.varnames, img_put_tuple(img, o, 2, vn));
+        img_put_u32(img, f->code[1] + o->code.nlocals, 2);
+        if (o->code.localspluskinds != OFF_NONE) {
+                uint8_t kinds[2] = { 0x20, 0x20 };
+                img_put_u64(img, f->code[1] + o->code.localspluskinds, img_put_pybytes(img, o, kinds, 2));
+        }
+        PySym int_sym = o->major == 2 ? PYSYM_TYPE_INT : PYSYM_TYPE_LONG;
+        uint64_t lv[2] = { img_put_int(img, o, int_sym, 42), img_put_str(img, o, PYSYM_TYPE_STR, "hi") };
+
+        f->interp = img_alloc(img, MAX(o->interp.size, 64u), 8);
+        f->ident[0] = 0x7f0000001000;
+        f->ident[1] = 0x7f0000002000;
+
+        /* Thread 0: outer -> middle -> inner (innermost); thread 1: outer only. */
+        f->frames[0][2] = put_frame(f, f->code[2], 0, NULL, 0);
+        f->frames[0][1] = put_frame(f, f->code[1], f->frames[0][2], lv, 2);
+        f->frames[0][0] = put_frame(f, f->code[0], f->frames[0][1], NULL, 0);
+        f->frames[1][0] = put_frame(f, f->code[2], 0, NULL, 0);
+        f->tstate[1] = put_tstate(f, 0, f->ident[1], 1002, f->frames[1][0]);
+        f->tstate[0] = put_tstate(f, f->tstate[1], f->ident[0], 1001, f->frames[0][0]);
+        img_put_u64(img, f->interp + o->interp.tstate_head, f->tstate[0]);
+        img_put_u64(img, f->interp + o->interp.next, 0);
+
+        /* threading._active = {ident0: <Thread "MainThread">, ident1: <Thread "worker">} */
+        const char *attr = o->major == 2 ? "_Thread__name" : "_name";
+        uint64_t n0 = img_put_str(img, o, o->major == 2 ? PYSYM_TYPE_BYTES : PYSYM_TYPE_STR, "MainThread");
+        uint64_t n1 = img_put_str(img, o, o->major == 2 ? PYSYM_TYPE_BYTES : PYSYM_TYPE_STR, "worker");
+        uint64_t th[2] = { img_put_instance(img, o, "Thread", 1, &attr, &n0, false, NULL),
+                           img_put_instance(img, o, "Thread", 1, &attr, &n1, false, NULL) };
+        uint64_t keys[2] = { img_put_int(img, o, int_sym, (int64_t) f->ident[0]),
+                             img_put_int(img, o, int_sym, (int64_t) f->ident[1]) };
+        uint64_t active = img_put_dict(img, o, 2, keys, th, false);
+        const char *k_active = "_active", *k_threading = "threading";
+        uint64_t md = img_put_dict_str(img, o, 1, &k_active, &active);
+        uint64_t mod = img_put_module(img, o, md);
+        uint64_t modules = img_put_dict_str(img, o, 1, &k_threading, &mod);
+        img_put_u64(img, f->interp + o->interp.modules, modules);
+
+        /* The roots, and thread 0 holding the GIL. */
+        if (o->runtime.interpreters_head != OFF_NONE) {
+                uint64_t rt = img_alloc(img, o->runtime.size + 8, 8);
+                img_put_u64(img, rt + o->runtime.interpreters_head, f->interp);
+                img->sym[PYSYM_RUNTIME] = rt;
+        } else {
+                uint64_t head = img_alloc(img, 8, 8);
+                img_put_u64(img, head, f->interp);
+                img->sym[PYSYM_INTERP_HEAD] = head;
+        }
+        switch (o->gil_model) {
+        case GIL_TSTATE_CURRENT_SYMBOL: {
+                uint64_t cur = img_alloc(img, 8, 8);
+                img_put_u64(img, cur, f->tstate[0]);
+                img->sym[PYSYM_TSTATE_CURRENT] = cur;
+                break;
+        }
+        case GIL_TSTATE_CURRENT_RUNTIME:
+                img_put_u64(img, img->sym[PYSYM_RUNTIME] + o->runtime.tstate_current, f->tstate[0]);
+                break;
+        case GIL_INTERP_CEVAL: {
+                uint64_t gil = img_alloc(img, o->gil.size, 8);
+                img_put_u64(img, gil + o->gil.last_holder, f->tstate[0]);
+                img_put_u32(img, gil + o->gil.locked, 1);
+                img_put_u64(img, f->interp + o->interp.ceval_gil, gil);
+                break;
+        }
+        default:
+                abort();
+        }
+}
+
+static int walk(Fake *f, unsigned flags, Snapshot *snap, uint64_t *errors) {
+        _cleanup_(memreader_freep) MemReader *mr = NULL;
+        _cleanup_(walker_freep) Walker *w = NULL;
+
+        ASSERT_OK(img_reader(&f->img, &mr));
+        ASSERT_OK(walker_new(mr, f->o, f->img.sym, &w));
+        snapshot_reset(snap);
+        int r = walker_sample(w, flags, snap);
+        if (errors)
+                *errors = walker_errors(w);
+        /* Strings point into the walker's cache: copy what the caller checks before it goes. */
+        for (size_t i = 0; r >= 0 && i < snap->n_frames; i++) {
+                StackFrame *fr = &snap->frames[i];
+                fr->function = snapshot_strndup(snap, fr->function, strlen(fr->function));
+                fr->filename = snapshot_strndup(snap, fr->filename, strlen(fr->filename));
+        }
+        for (size_t i = 0; r >= 0 && i < snap->n_threads; i++)
+                if (snap->threads[i].name)
+                        snap->threads[i].name = snapshot_strndup(snap, snap->threads[i].name,
+                                                                 strlen(snap->threads[i].name));
+        for (size_t i = 0; r >= 0 && i < snap->n_locals; i++)
+                snap->locals[i].name = snapshot_strndup(snap, snap->locals[i].name, strlen(snap->locals[i].name));
+        return r;
+}
+
+static void test_good(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        uint64_t errors;
+
+        fake_build(&f, o);
+        ASSERT_OK(walk(&f, WALK_LOCALS | WALK_NAMES, &snap, &errors));
+        ASSERT_EQ(errors, 0);
+        ASSERT_EQ(snap.n_threads, 2);
+
+        const StackThread *t0 = &snap.threads[0], *t1 = &snap.threads[1];
+        ASSERT_EQ(t0->thread_id, f.ident[0]);
+        ASSERT_EQ(t1->thread_id, f.ident[1]);
+        if (o->tstate.native_thread_id != OFF_NONE) {
+                ASSERT_EQ(t0->native_id, 1001);
+                ASSERT_EQ(t1->native_id, 1002);
+        }
+        ASSERT_STREQ(t0->name, "MainThread");
+        ASSERT_STREQ(t1->name, "worker");
+        ASSERT_TRUE(t0->gil);
+        ASSERT_TRUE(!t1->gil);
+        ASSERT_TRUE(!t0->truncated && !t1->truncated);
+        ASSERT_EQ(t0->n_frames, 3);
+        ASSERT_EQ(t1->n_frames, 1);
+
+        const StackFrame *fr = snapshot_thread_frames(&snap, t0);
+        const char *names[3] = { "inner", "middle", "outer" };
+        for (int i = 0; i < 3; i++) {
+                ASSERT_STREQ(fr[i].function, names[i]);
+                ASSERT_STREQ(fr[i].filename, "/srv/app.py");
+                ASSERT_EQ(fr[i].line, FIRSTLINE * (i + 1) + 1);
+        }
+        ASSERT_EQ(fr[0].n_locals, 0);
+        ASSERT_EQ(fr[1].n_locals, 2);
+        ASSERT_STREQ(snap.locals[fr[1].first_local].name, "x");
+        ASSERT_STREQ(snap.locals[fr[1].first_local].repr, "42");
+        ASSERT_STREQ(snap.locals[fr[1].first_local + 1].name, "y");
+        ASSERT_STREQ(snap.locals[fr[1].first_local + 1].repr, o->major == 2 ? "u'hi'" : "'hi'");
+        ASSERT_STREQ(snapshot_thread_frames(&snap, t1)[0].function, "outer");
+
+        /* Without the flags: no locals, no names. */
+        ASSERT_OK(walk(&f, 0, &snap, NULL));
+        ASSERT_EQ(snap.n_locals, 0);
+        ASSERT_TRUE(snap.threads[0].name == NULL);
+
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
+/* 3.11+: frames that belong to the C stack, or have not reached their first traceable
+ * instruction, are skipped. */
+static void test_skipped_iframes(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+
+        if (o->frame_model == FRAME_OBJECT)
+                return;
+        fake_build(&f, o);
+        if (o->frame_model == IFRAME)   /* 3.12+: owner 3 is a shim on the C stack */
+                img_put_u8(&f.img, f.frames[0][1] + o->iframe.owner, 3);
+        else                            /* 3.11: a frame before its first instruction */
+                img_put_u64(&f.img, f.frames[0][1] + o->iframe.instr, f.code[1] + o->code.code_adaptive - 2);
+        ASSERT_OK(walk(&f, 0, &snap, NULL));
+        ASSERT_EQ(snap.threads[0].n_frames, 2);
+        ASSERT_STREQ(snap.frames[0].function, "inner");
+        ASSERT_STREQ(snap.frames[1].function, "outer");
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
+static uint64_t frame_back_off(const PyOffsets *o) {
+        return o->frame_model == FRAME_OBJECT ? o->frame.back : o->iframe.previous;
+}
+
+static uint64_t frame_code_off(const PyOffsets *o) {
+        return o->frame_model == FRAME_OBJECT ? o->frame.code : o->iframe.code;
+}
+
+static void test_corrupt(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        uint64_t errors;
+
+        /* A frame cycle: outer's back points at inner. Truncated, not endless. */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.frames[0][2] + frame_back_off(o), f.frames[0][0]);
+        ASSERT_OK(walk(&f, 0, &snap, &errors));
+        ASSERT_TRUE(snap.threads[0].truncated);
+        ASSERT_TRUE(snap.threads[0].n_frames <= 12);
+        ASSERT_EQ(errors, 1);
+        ASSERT_TRUE(!snap.threads[1].truncated);
+        img_done(&f.img);
+
+        /* A self-loop. */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.frames[0][0] + frame_back_off(o), f.frames[0][0]);
+        ASSERT_OK(walk(&f, 0, &snap, NULL));
+        ASSERT_TRUE(snap.threads[0].truncated);
+        img_done(&f.img);
+
+        /* A dangling frame pointer, and a code pointer to something that is not code. */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.frames[0][1] + frame_back_off(o), 0xdead0000);
+        img_put_u64(&f.img, f.frames[1][0] + frame_code_off(o), f.interp);
+        ASSERT_OK(walk(&f, 0, &snap, &errors));
+        ASSERT_TRUE(snap.threads[0].truncated);
+        ASSERT_EQ(snap.threads[0].n_frames, 2);
+        ASSERT_TRUE(snap.threads[1].truncated);
+        ASSERT_EQ(snap.threads[1].n_frames, 0);
+        ASSERT_EQ(errors, 2);
+        img_done(&f.img);
+
+        /* A thread-state cycle is nonsense for the whole interpreter. */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.tstate[1] + o->tstate.next, f.tstate[0]);
+        ASSERT_EQ(walk(&f, 0, &snap, NULL), -EBADMSG);
+        img_done(&f.img);
+
+        /* An interpreter list that loops, and one that is empty (not initialised). */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.interp + o->interp.next, f.interp);
+        ASSERT_EQ(walk(&f, 0, &snap, NULL), -EBADMSG);
+        img_done(&f.img);
+        fake_build(&f, o);
+        if (f.img.sym[PYSYM_RUNTIME])
+                img_put_u64(&f.img, f.img.sym[PYSYM_RUNTIME] + o->runtime.interpreters_head, 0);
+        else
+                img_put_u64(&f.img, f.img.sym[PYSYM_INTERP_HEAD], 0);
+        ASSERT_EQ(walk(&f, 0, &snap, NULL), -EBADMSG);
+        img_done(&f.img);
+
+        /* A dangling interpreter head: the reader's error. */
+        fake_build(&f, o);
+        if (f.img.sym[PYSYM_RUNTIME])
+                img_put_u64(&f.img, f.img.sym[PYSYM_RUNTIME] + o->runtime.interpreters_head, 0x10);
+        else
+                img_put_u64(&f.img, f.img.sym[PYSYM_INTERP_HEAD], 0x10);
+        ASSERT_EQ(walk(&f, 0, &snap, NULL), -EFAULT);
+        img_done(&f.img);
+
+        /* Broken thread names and locals leave names unset and reprs "<unreadable>"-like, but
+         * the stacks intact. */
+        fake_build(&f, o);
+        img_put_u64(&f.img, f.interp + o->interp.modules, 0xbad0);
+        img_put_u64(&f.img, f.frames[0][1] + (o->frame_model == FRAME_OBJECT ? o->frame.localsplus : o->iframe.localsplus),
+                    0xbad0);
+        ASSERT_OK(walk(&f, WALK_NAMES | WALK_LOCALS, &snap, &errors));
+        ASSERT_EQ(errors, 0);
+        ASSERT_TRUE(snap.threads[0].name == NULL);
+        ASSERT_EQ(snap.threads[0].n_frames, 3);
+        img_done(&f.img);
+
+        snapshot_done(&snap);
+}
+
+/* A chain deeper than WALKER_MAX_DEPTH is cut there and marked. */
+static void test_deep(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        const size_t n = WALKER_MAX_DEPTH + 5;
+
+        fake_build(&f, o);
+        uint64_t top = f.frames[0][2];
+        for (size_t i = 0; i < n; i++)
+                top = put_frame(&f, f.code[1], top, NULL, 0);
+        img_put_u64(&f.img, f.tstate[1] + (o->frame_model == IFRAME_CFRAME ? 0 : o->tstate.frame), 0);
+        if (o->frame_model == IFRAME_CFRAME) {
+                uint64_t cf = img_get_u64(&f.img, f.tstate[0] + o->tstate.frame);
+                img_put_u64(&f.img, cf + o->cframe.current_frame, top);
+        } else
+                img_put_u64(&f.img, f.tstate[0] + o->tstate.frame, top);
+        ASSERT_OK(walk(&f, 0, &snap, NULL));
+        ASSERT_TRUE(snap.threads[0].truncated);
+        ASSERT_EQ(snap.threads[0].n_frames, WALKER_MAX_DEPTH);
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
+/* Random corruption: flip bytes all over a good image and walk it. Any result is fine except
+ * a crash, a hang or a sanitizer report. */
+static void test_random_flips(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        uint64_t seed = 0x9e3779b97f4a7c15ULL ^ ((uint64_t) o->major << 8 | o->minor);
+
+        fake_build(&f, o);
+        size_t size = f.img.size;
+        uint8_t *orig = malloc(size);
+        ASSERT_TRUE(orig);
+        memcpy(orig, f.img.data, size);
+        for (int round = 0; round < 400; round++) {
+                memcpy(f.img.data, orig, size);
+                for (int k = 0; k < 8; k++) {
+                        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+                        size_t at = 4096 + (size_t) (seed % (size - 4096));
+                        f.img.data[at] ^= (uint8_t) (seed >> 32) | 1;
+                }
+                (void) walk(&f, WALK_LOCALS | WALK_NAMES, &snap, NULL);
+        }
+        free(orig);
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
+int main(void) {
+        size_t n;
+        const PyOffsets *rows = pyoffsets_all(&n);
+
+        ASSERT_TRUE(n >= 9);
+        for (size_t i = 0; i < n; i++) {
+                const PyOffsets *o = &rows[i];
+                test_good(o);
+                test_skipped_iframes(o);
+                test_corrupt(o);
+                test_deep(o);
+                test_random_flips(o);
+                printf("test-walker: Python %u.%u layout ok\n", o->major, o->minor);
+        }
+        return 0;
+}
