@@ -312,8 +312,14 @@ int pause_target(pid_t pid, usec_t timeout_usec, Pause *ret) {
                 size_t n_new = 0;
 
                 r = seize_pass(&p, &n_new);
-                if (r < 0)
+                if (r < 0) {
+                        /* The threads seized in this pass were interrupted but may not have
+                         * stopped yet, and only a stopped tracee can be detached: let them
+                         * stop (within the deadline) so that the cleanup frees them now
+                         * rather than leaving them frozen as stragglers. */
+                        (void) wait_stopped(&p, deadline);
                         return r;
+                }
                 r = wait_stopped(&p, deadline);
                 if (r < 0)
                         return r;

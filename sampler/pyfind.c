@@ -278,7 +278,7 @@ int pyfind_locate(pid_t pid, PyTarget *ret, char *reterr_detail, size_t detail_l
         snprintf(fn, sizeof(fn), "/proc/%d/exe", (int) pid);
         l = readlink(fn, t.executable, sizeof(t.executable) - 1);
         exe_errno = l < 0 ? errno : 0;
-        if ((exe_errno == EACCES || exe_errno == EPERM))
+        if (exe_errno == EACCES || exe_errno == EPERM)
                 return fail(-exe_errno, reterr_detail, detail_len, "cannot read /proc/%d/exe",
                             (int) pid);
         if (l >= 0)
@@ -299,15 +299,17 @@ int pyfind_locate(pid_t pid, PyTarget *ret, char *reterr_detail, size_t detail_l
 
         /* Candidates: every distinct libpython, then the main executable. */
         for (size_t i = 0; i < maps.n && n_cand < PYFIND_MAX_CANDIDATES; i++) {
-                const ProcMap *m = procmaps_find_file(&maps, maps.maps[i].path);
                 bool seen = false;
 
                 if (!is_libpython(maps.maps[i].path))
                         continue;
+                /* Compare with the few candidates first: the full scan for the lowest mapping
+                 * is done once per distinct file, not once per mapping (a hostile process can
+                 * map one file thousands of times). */
                 for (size_t j = 0; j < n_cand; j++)
-                        seen = seen || cand[j] == m;
+                        seen = seen || streq_ptr(cand[j]->path, maps.maps[i].path);
                 if (!seen)
-                        cand[n_cand++] = m;
+                        cand[n_cand++] = procmaps_find_file(&maps, maps.maps[i].path);
         }
         const ProcMap *exe_map = procmaps_find_file(&maps, t.executable);
         if (exe_map)

@@ -832,7 +832,8 @@ static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, uint6
                 unsigned kind = hdr[o->dict.dk_kind];
                 /* Index entries are 1 to 8 bytes wide, so the index table is 2^log2_size to
                  * 2^(log2_size + 3) bytes. */
-                if (log2_size < 3 || log2_size > 32 || log2_index_bytes < log2_size ||
+                /* The shared empty keys (Py_EMPTY_KEYS) have one slot: log2_size 0. */
+                if (log2_size > 32 || log2_index_bytes < log2_size ||
                     log2_index_bytes > log2_size + 3 || kind > 2)
                         return -EBADMSG;
                 size = UINT64_C(1) << log2_size;
@@ -845,7 +846,8 @@ static int keys_foreach(const PyObjCtx *c, uint64_t keys, uint64_t values, uint6
                 }
         } else {
                 size = ld64(hdr, o->dict.dk_size);
-                if (size < 8 || size > TABLE_SIZE_MAX || (size & (size - 1)) != 0)
+                /* size 1: the shared Py_EMPTY_KEYS of an empty dict (3.6-3.10). */
+                if (size < 1 || size > TABLE_SIZE_MAX || (size & (size - 1)) != 0)
                         return -EBADMSG;
                 unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffff ? 4 : 8;
                 entries = keys + o->dict.dk_indices + size * ix;

@@ -15,7 +15,7 @@
 /* How long a pause may take to stop every thread. A healthy thread stops in microseconds; one
  * in uninterruptible sleep (D state, e.g. on NFS) may not stop at all, and we would rather
  * fail the dump than freeze the target waiting for it. */
-#define PAUSE_TIMEOUT_USEC (500 * USEC_PER_MSEC)
+#define PAUSE_TIMEOUT_USEC (1000 * USEC_PER_MSEC)
 
 /* glibc's struct pthread keeps the kernel tid at this offset on x86-64 (after the 704-byte
  * tcbhead_t and a list_t). Used only before 3.8, which do not store native_thread_id, and only
@@ -151,6 +151,28 @@ static int tasks_read(Sampler *s) {
         return 0;
 }
 
+/* While paused: a thread stopped inside a system call was asleep in the kernel (or about to
+ * be), even if the state letter read just before the pause said 'R' because it was still
+ * waking from an earlier interruption. /proc/PID/task/TID/syscall shows the number of the
+ * call a stopped thread is in, or -1 in user mode. */
+static void tasks_mark_in_syscall(Sampler *s) {
+        for (size_t i = 0; i < s->n_tasks; i++) {
+                char path[64], buf[64];
+                if (s->tasks[i].state != 'R')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int) s->target.pid, (int) s->tasks[i].tid);
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                if (n <= 0)
+                        continue;
+                buf[n] = 0;
+                if (buf[0] >= '0' && buf[0] <= '9')
+                        s->tasks[i].state = 'S';
+        }
+}
+
 static const TaskState *task_find(const Sampler *s, pid_t tid) {
         for (size_t i = 0; i < s->n_tasks; i++)
                 if (s->tasks[i].tid == tid)
@@ -208,6 +230,8 @@ int sampler_sample(Sampler *s, unsigned flags, Snapshot *snap) {
                 if (r < 0)
                         return r;
         }
+        if ((flags & SAMPLE_IDLE) && (flags & SAMPLE_PAUSE))
+                tasks_mark_in_syscall(s);
         r = walker_sample(s->walker, wflags, snap);
         pause_resume(&p);
         if (r < 0) {

@@ -174,6 +174,13 @@ static int code_load(Walker *w, uint64_t addr, CodeInfo **ret) {
         /* Only a real code object is decoded: a stale or torn pointer is caught here. */
         if (w->sym[PYSYM_TYPE_CODE] && get_ptr(buf, o->object.ob_type) != w->sym[PYSYM_TYPE_CODE])
                 return -EBADMSG;
+        /* A freed object's first word is the allocator's free-list link (a pointer, or NULL),
+         * not a reference count: under --nonblocking a frame may still point at a code object
+         * that died a moment ago, whose names now point at other strings. Live counts are
+         * small; 3.12+ immortal objects sit just below 2^32. */
+        uint64_t refcnt = get_ptr(buf, 0);
+        if (refcnt == 0 || refcnt > UINT32_MAX)
+                return -EBADMSG;
 
         _cleanup_(freep) CodeInfo *ci = calloc(1, sizeof(CodeInfo));
         if (!ci)

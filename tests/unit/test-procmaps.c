@@ -33,6 +33,10 @@ int main(void) {
         char exe[4096];
         ssize_t l;
 
+        /* Allocated before the maps are read: a new arena may be mapped for it. */
+        char *heap = malloc(64);
+        ASSERT_TRUE(heap);
+
         ASSERT_OK(procmaps_read(getpid(), &m));
         ASSERT_TRUE(m.n > 3);
         for (size_t i = 0; i < m.n; i++)
@@ -55,8 +59,6 @@ int main(void) {
         ASSERT_TRUE(procmaps_find_file(&m, "/no/such/file") == NULL);
 
         /* The heap and the stack: writable, and the stack is named. */
-        char *heap = malloc(64);
-        ASSERT_TRUE(heap);
         const ProcMap *h = containing(&m, (uint64_t) (uintptr_t) heap);
         ASSERT_TRUE(h && h->readable && h->writable && !h->executable);
         free(heap);

@@ -4,6 +4,7 @@
 #include <glob.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@ static pid_t spawn_python(const char *python, char *line, size_t len) {
         pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
+                /* Dies with us, even when an assertion ends us early. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 dup2(fds[1], STDOUT_FILENO);
                 execl(python, python, "-c", script, (char *) NULL);
                 _exit(127);
@@ -232,6 +235,8 @@ static void check_errors(void) {
         pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
+                /* Dies with us, even when an assertion ends us early. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 execl("/bin/sleep", "sleep", "60", (char *) NULL);
                 _exit(127);
         }

@@ -290,10 +290,6 @@ static void check_repr_bounded(const PyObjCtx *c, uint64_t addr) {
         char buf[BUF_SIZE];
         int r = pyobj_repr(c, addr, buf, sizeof(buf));
         ASSERT_TRUE(strlen(buf) <= PYOBJ_REPR_MAX + 3);
-        if (r >= 0 && !valid_utf8(buf)) {
-                for (const char *q = buf; *q; q++) fprintf(stderr, "%02x ", (uint8_t) *q);
-                fprintf(stderr, "\n");
-        }
         if (r >= 0)
                 ASSERT_TRUE(valid_utf8(buf));
         else
