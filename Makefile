@@ -63,7 +63,8 @@ unit-tests: $(UNIT_BIN)
 deps:
 	@bash tests/install-deps.sh
 
-demo: all
+demo: deps
+	$(MAKE) all
 	bash demo/run.sh
 
 check: deps
@@ -79,3 +80,5 @@ clean:
 
 .PHONY: all check demo deps install clean unit-tests
 .DELETE_ON_ERROR:
+# Keep test objects between runs.
+.SECONDARY:
