@@ -70,6 +70,19 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return *a == *b;
 }
 
+/* Fields of a local copy of a remote struct, at byte offset off: memcpy, since the copy's
+ * alignment is the buffer's, not the struct's. */
+static inline uint64_t load_u64(const void *buf, size_t off) {
+        uint64_t v;
+        __builtin_memcpy(&v, (const uint8_t *) buf + off, sizeof(v));
+        return v;
+}
+static inline uint32_t load_u32(const void *buf, size_t off) {
+        uint32_t v;
+        __builtin_memcpy(&v, (const uint8_t *) buf + off, sizeof(v));
+        return v;
+}
+
 /* Monotonic time in microseconds. */
 typedef uint64_t usec_t;
 #define USEC_PER_SEC ((usec_t) 1000000ULL)

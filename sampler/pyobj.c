@@ -56,17 +56,8 @@
 
 #define NEED(off, width) ((off) == OFF_NONE ? (size_t) 0 : (size_t) (off) + (width))
 
-static uint64_t ld64(const uint8_t *b, uint32_t off) {
-        uint64_t v;
-        memcpy(&v, b + off, sizeof(v));
-        return v;
-}
-
-static uint32_t ld32(const uint8_t *b, uint32_t off) {
-        uint32_t v;
-        memcpy(&v, b + off, sizeof(v));
-        return v;
-}
+#define ld64 load_u64
+#define ld32 load_u32
 
 /* Copies the first need bytes of a remote struct into buf (HDR_MAX bytes). */
 static int read_hdr(const PyObjCtx *c, uint64_t addr, uint8_t *buf, size_t need) {

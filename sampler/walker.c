@@ -80,17 +80,8 @@ static bool cycle_seen(CycleCheck *c, uint64_t addr) {
         return false;
 }
 
-static uint64_t get_ptr(const uint8_t *buf, uint32_t off) {
-        uint64_t v;
-        memcpy(&v, buf + off, sizeof(v));
-        return v;
-}
-
-static int32_t get_i32(const uint8_t *buf, uint32_t off) {
-        int32_t v;
-        memcpy(&v, buf + off, sizeof(v));
-        return v;
-}
+#define get_ptr load_u64
+#define get_i32(buf, off) ((int32_t) load_u32(buf, off))
 
 static bool fits(uint32_t off, size_t width, uint32_t size) {
         return off != OFF_NONE && (uint64_t) off + width <= size && size <= STRUCT_BUF;
