@@ -4,7 +4,7 @@
 # missing. Quiet when everything is there.
 set -euo pipefail
 need=()
-for p in gcc make pkg-config libelf-dev libsystemd-dev libinih-dev python3 procps; do
+for p in gcc make pkg-config libelf-dev libsystemd-dev libinih-dev python3 procps chromium tmux; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -12,4 +12,9 @@ if [ ${#need[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The browser and schema tests' npm packages (versions pinned by package-lock.json).
+if [ ! -d tests/js/node_modules/playwright-core ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+        echo "install-deps: npm ci in tests/js"
+        (cd tests/js && npm ci --no-audit --no-fund --silent) && touch tests/js/node_modules
 fi
