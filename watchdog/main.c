@@ -17,6 +17,8 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
         { "dump", cmd_dump, "print every thread's Python stack (with --locals, their variables)" },
+        { "record", cmd_record, "sample a process and write a flame graph, folded stacks or speedscope" },
+        { "top", cmd_top, "a live, top-like view of the functions a process spends its time in" },
 };
 
 static void help(void) {

@@ -11,6 +11,8 @@
 #define EXIT_USAGE 2
 
 int cmd_dump(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* Shared by the verbs: strict decimal pid (1 .. pid_max); -EINVAL otherwise. */
 int parse_pid(const char *s, pid_t *ret);
