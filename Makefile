@@ -82,3 +82,11 @@ clean:
 .DELETE_ON_ERROR:
 # Keep test objects between runs.
 .SECONDARY:
+
+# Benchmarks (not part of check): see bench/README.md.
+$(O)/bench/%: bench/%.c $(O)/libpyspy.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libpyspy.a $(LIBS)
+
+bench: $(O)/bench/sample-cost all
+.PHONY: bench

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "macro.h"
 #include "snapshot.h"
 
 typedef struct Profile Profile;

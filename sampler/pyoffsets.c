@@ -35,7 +35,7 @@ static const PyOffsets rows[] = {
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 /* PyThreadState: next is the first member (no prev yet) */
                 .tstate = { .size = 152, .next = 0, .interp = 8, .frame = 16, .thread_id = 144,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 /* PyFrameObject: f_back, f_code, f_lasti, f_localsplus */
                 .frame = { .size = 384, .back = 24, .code = 32, .lasti = 120, .localsplus = 376 },
@@ -82,7 +82,7 @@ static const PyOffsets rows[] = {
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 /* PyThreadState: prev, next, interp, frame, ..., thread_id */
                 .tstate = { .size = 160, .next = 8, .interp = 16, .frame = 24, .thread_id = 152,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 .frame = { .size = 384, .back = 24, .code = 32, .lasti = 120, .localsplus = 376 },
                 .iframe = { .size = N, .previous = N, .code = N, .instr = N, .owner = N, .localsplus = N },
@@ -125,7 +125,7 @@ static const PyOffsets rows[] = {
                 .interp = { .size = 48, .next = 0, .tstate_head = 8, .modules = 40, .ceval_gil = N },
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 .tstate = { .size = 184, .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 .frame = { .size = 368, .back = 24, .code = 32, .lasti = 104, .localsplus = 360 },
                 .iframe = { .size = N, .previous = N, .code = N, .instr = N, .owner = N, .localsplus = N },
@@ -162,7 +162,7 @@ static const PyOffsets rows[] = {
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 /* PyThreadState.native_thread_id only arrives in 3.11 */
                 .tstate = { .size = 184, .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 .frame = { .size = 368, .back = 24, .code = 32, .lasti = 104, .localsplus = 360 },
                 .iframe = { .size = N, .previous = N, .code = N, .instr = N, .owner = N, .localsplus = N },
@@ -198,7 +198,7 @@ static const PyOffsets rows[] = {
                 .interp = { .size = 864, .next = 0, .tstate_head = 8, .modules = 856, .ceval_gil = N },
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 .tstate = { .size = 184, .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 .frame = { .size = 368, .back = 24, .code = 32, .lasti = 104, .localsplus = 360 },
                 .iframe = { .size = N, .previous = N, .code = N, .instr = N, .owner = N, .localsplus = N },
@@ -234,7 +234,7 @@ static const PyOffsets rows[] = {
                 .interp = { .size = 864, .next = 0, .tstate_head = 8, .modules = 856, .ceval_gil = N },
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 .tstate = { .size = 184, .next = 8, .interp = 16, .frame = 24, .thread_id = 176,
-                            .native_thread_id = N },
+                            .native_thread_id = N, .datastack_chunk = N, .datastack_top = N },
                 .cframe = { .current_frame = N },
                 /* PyFrameObject: f_stackdepth etc. replace f_stacktop; f_lasti is 8 earlier */
                 .frame = { .size = 360, .back = 24, .code = 32, .lasti = 96, .localsplus = 352 },
@@ -273,8 +273,8 @@ static const PyOffsets rows[] = {
                 .interp = { .size = 896, .next = 0, .tstate_head = 16, .modules = 888, .ceval_gil = N },
                 .gil = { .size = N, .last_holder = N, .locked = N },
                 /* PyThreadState: cframe, thread_id, native_thread_id */
-                .tstate = { .size = 168, .next = 8, .interp = 16, .frame = 56, .thread_id = 152,
-                            .native_thread_id = 160 },
+                .tstate = { .size = 320, .next = 8, .interp = 16, .frame = 56, .thread_id = 152,
+                            .native_thread_id = 160, .datastack_chunk = 296, .datastack_top = 304 },
                 .cframe = { .current_frame = 8 },  /* _PyCFrame {int use_tracing; current_frame} */
                 .frame = { .size = N, .back = N, .code = N, .lasti = N, .localsplus = N },
                 /* _PyInterpreterFrame {f_func, f_globals, f_builtins, f_locals, f_code,
@@ -322,8 +322,8 @@ static const PyOffsets rows[] = {
                 .interp = { .size = 952, .next = 0, .tstate_head = 72, .modules = 944, .ceval_gil = 384 },
                 /* struct _gil_runtime_state {interval, last_holder, locked, ...} */
                 .gil = { .size = 24, .last_holder = 8, .locked = 16 },
-                .tstate = { .size = 152, .next = 8, .interp = 16, .frame = 56, .thread_id = 136,
-                            .native_thread_id = 144 },
+                .tstate = { .size = 256, .next = 8, .interp = 16, .frame = 56, .thread_id = 136,
+                            .native_thread_id = 144, .datastack_chunk = 232, .datastack_top = 240 },
                 .cframe = { .current_frame = 0 },  /* _PyCFrame {current_frame, previous} */
                 .frame = { .size = N, .back = N, .code = N, .lasti = N, .localsplus = N },
                 /* _PyInterpreterFrame {f_code, previous, f_funcobj, f_globals, f_builtins,
@@ -366,8 +366,8 @@ static const PyOffsets rows[] = {
                             .ceval_gil = 16 },
                 /* struct _gil_runtime_state {interval, last_holder, locked, ...} */
                 .gil = { .size = 24, .last_holder = 8, .locked = 16 },
-                .tstate = { .size = 168, .next = 8, .interp = 16, .frame = 72, .thread_id = 152,
-                            .native_thread_id = 160 },
+                .tstate = { .size = 248, .next = 8, .interp = 16, .frame = 72, .thread_id = 152,
+                            .native_thread_id = 160, .datastack_chunk = 232, .datastack_top = 240 },
                 .cframe = { .current_frame = N },
                 .frame = { .size = N, .back = N, .code = N, .lasti = N, .localsplus = N },
                 /* _PyInterpreterFrame {f_executable, previous, ..., instr_ptr, stacktop,
@@ -577,6 +577,10 @@ int pyoffsets_from_debug_offsets(MemReader *mr, uint64_t addr, PyOffsets *ret) {
         TAKE(o.tstate.frame, thread_state, current_frame, 8);
         TAKE(o.tstate.thread_id, thread_state, thread_id, 8);
         TAKE(o.tstate.native_thread_id, thread_state, native_thread_id, 8);
+        TAKE(o.tstate.datastack_chunk, thread_state, datastack_chunk, 8);
+        /* Not in the debug offsets: datastack_top follows datastack_chunk in every version
+         * that has them (Include/cpython/pystate.h). */
+        o.tstate.datastack_top = o.tstate.datastack_chunk + 8;
 
         TAKE(o.iframe.previous, interpreter_frame, previous, 8);
         TAKE(o.iframe.code, interpreter_frame, executable, 8);
@@ -637,6 +641,8 @@ int pyoffsets_from_debug_offsets(MemReader *mr, uint64_t addr, PyOffsets *ret) {
         cover(&o.tstate.size, o.tstate.frame);
         cover(&o.tstate.size, o.tstate.thread_id);
         cover(&o.tstate.size, o.tstate.native_thread_id);
+        cover(&o.tstate.size, o.tstate.datastack_chunk);
+        cover(&o.tstate.size, o.tstate.datastack_top);
         cover(&o.iframe.size, o.iframe.previous);
         cover(&o.iframe.size, o.iframe.code);
         cover(&o.iframe.size, o.iframe.instr);

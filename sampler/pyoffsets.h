@@ -91,7 +91,12 @@ typedef struct PyOffsets {
         /* PyThreadState; frame is tstate->frame (FRAME_OBJECT), tstate->cframe (IFRAME_CFRAME)
          * or tstate->current_frame (IFRAME). native_thread_id is OFF_NONE before 3.11 (the sampler then
          * reads the tid from glibc's struct pthread). */
-        struct { uint32_t size, next, interp, frame, thread_id, native_thread_id; } tstate;
+        struct {
+                uint32_t size, next, interp, frame, thread_id, native_thread_id;
+                /* 3.11+: the thread's current _PyStackChunk and its top (PyObject **), so
+                 * that one read fetches every frame the thread keeps in that chunk. */
+                uint32_t datastack_chunk, datastack_top;
+        } tstate;
         /* _PyCFrame (IFRAME_CFRAME only) */
         struct { uint32_t current_frame; } cframe;
         /* PyFrameObject (FRAME_OBJECT only); localsplus is f_localsplus. */

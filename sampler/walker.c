@@ -37,6 +37,12 @@ typedef struct CodeInfo {
         int memo_line;
 } CodeInfo;
 
+typedef struct StackChunk {
+        uint64_t addr;
+        size_t len, cap;
+        uint8_t *buf;
+} StackChunk;
+
 typedef struct ThreadName {
         uint64_t ident;
         char *name;
@@ -55,9 +61,18 @@ struct Walker {
         ThreadName *names;
         size_t n_names;
 
+        /* 3.11+: copies of the current thread's data-stack chunks, where its frames live, so
+         * a whole stack costs a read or two instead of one per frame. */
+        StackChunk chunks[WALKER_MAX_CHUNKS];
+        size_t n_chunks;
+        bool chunk_chain_loaded;
+        uint64_t chunk_chain_next;   /* previous chunk of the last one loaded */
+
         char strbuf[PYOBJ_STR_MAX + 1];
         char reprbuf[PYOBJ_REPR_MAX + 64];
 };
+
+static int frame_read(Walker *w, uint64_t addr, void *buf, size_t len);
 
 /* Brent's cycle detection, incremental: O(1) memory, finds any cycle within a few laps. */
 typedef struct CycleCheck {
@@ -296,7 +311,7 @@ static int frame_add_locals(Walker *w, Snapshot *snap, size_t frame_idx, CodeInf
         r = code_load_local_names(w, ci);
         if (r < 0 || ci->n_local_names == 0)
                 return r;
-        r = memreader_read(w->mr, slots, values, ci->n_local_names * 8);
+        r = frame_read(w, slots, values, ci->n_local_names * 8);
         if (r < 0)
                 return r;
 
@@ -332,6 +347,95 @@ static int add_frame(Walker *w, Snapshot *snap, CodeInfo *ci, int line, unsigned
         if ((flags & WALK_LOCALS) && slots)
                 return frame_add_locals(w, snap, snap->n_frames - 1, ci, slots);
         return 0;
+}
+
+/* ---- data-stack chunks (3.11+) ----------------------------------------------------------- */
+
+/* _PyStackChunk {previous, size, top, data[]} (Include/internal/pycore_frame.h... pystate.h):
+ * the same in 3.11-3.13. "top" of a chunk that is not the current one is the number of slots
+ * in use; the current chunk's top is tstate->datastack_top. */
+#define CHUNK_PREVIOUS 0
+#define CHUNK_TOP 16
+#define CHUNK_DATA 24
+
+static int chunk_load(Walker *w, uint64_t addr, size_t len) {
+        StackChunk *c = &w->chunks[w->n_chunks];
+
+        if (w->n_chunks >= WALKER_MAX_CHUNKS || len > WALKER_MAX_CHUNK_BYTES)
+                return -EBADMSG;
+        if (c->cap < len) {
+                size_t cap = MAX(len, (size_t) 16384);
+                uint8_t *b = realloc(c->buf, cap);
+                if (!b)
+                        return -ENOMEM;
+                c->buf = b;
+                c->cap = cap;
+        }
+        int r = memreader_read(w->mr, addr, c->buf, len);
+        if (r < 0)
+                return r;
+        c->addr = addr;
+        c->len = len;
+        w->n_chunks++;
+        return 0;
+}
+
+/* Starts a thread's walk: its current chunk, [chunk, datastack_top), in one read. */
+static void chunks_begin(Walker *w, const uint8_t *tstate_buf) {
+        const PyOffsets *o = w->o;
+
+        w->n_chunks = 0;
+        w->chunk_chain_loaded = true;
+        if (!fits(o->tstate.datastack_chunk, 8, o->tstate.size) || !fits(o->tstate.datastack_top, 8, o->tstate.size))
+                return;
+        uint64_t chunk = get_ptr(tstate_buf, o->tstate.datastack_chunk);
+        uint64_t top = get_ptr(tstate_buf, o->tstate.datastack_top);
+        if (!chunk || top <= chunk + CHUNK_DATA || top - chunk > WALKER_MAX_CHUNK_BYTES)
+                return;
+        if (chunk_load(w, chunk, (size_t) (top - chunk)) < 0)
+                return;
+        w->chunk_chain_loaded = false;
+        w->chunk_chain_next = load_u64(w->chunks[0].buf, CHUNK_PREVIOUS);
+}
+
+/* On the first miss: the older chunks of a deep stack, each up to its saved top. */
+static void chunks_load_chain(Walker *w) {
+        w->chunk_chain_loaded = true;
+        for (uint64_t prev = w->chunk_chain_next; prev && w->n_chunks < WALKER_MAX_CHUNKS;) {
+                uint64_t hdr[3];
+                if (memreader_read(w->mr, prev, hdr, sizeof(hdr)) < 0)
+                        return;
+                uint64_t used = hdr[CHUNK_TOP / 8];
+                if (used > WALKER_MAX_CHUNK_BYTES / 8)
+                        return;
+                if (chunk_load(w, prev, CHUNK_DATA + (size_t) used * 8) < 0)
+                        return;
+                prev = hdr[CHUNK_PREVIOUS / 8];
+        }
+}
+
+static bool chunks_copy(Walker *w, uint64_t addr, void *buf, size_t len) {
+        for (size_t i = 0; i < w->n_chunks; i++) {
+                const StackChunk *c = &w->chunks[i];
+                if (addr >= c->addr && addr - c->addr <= c->len && len <= c->len - (addr - c->addr)) {
+                        memcpy(buf, c->buf + (addr - c->addr), len);
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* Reads frame memory: from the chunk copies when it lies there, else from the target
+ * (generator frames live in their generator object, not on the data stack). */
+static int frame_read(Walker *w, uint64_t addr, void *buf, size_t len) {
+        if (chunks_copy(w, addr, buf, len))
+                return 0;
+        if (!w->chunk_chain_loaded) {
+                chunks_load_chain(w);
+                if (chunks_copy(w, addr, buf, len))
+                        return 0;
+        }
+        return memreader_read(w->mr, addr, buf, len);
 }
 
 /* ---- frames ---------------------------------------------------------------------------- */
@@ -393,7 +497,7 @@ static int walk_iframes(Walker *w, uint64_t frame, unsigned flags, Snapshot *sna
                         *truncated = true;
                         return 0;
                 }
-                r = memreader_read(w->mr, frame, buf, o->iframe.size);
+                r = frame_read(w, frame, buf, o->iframe.size);
                 if (r < 0)
                         return r;
                 uint8_t owner = buf[o->iframe.owner];
@@ -543,6 +647,10 @@ static int walk_thread(Walker *w, uint64_t tstate, const uint8_t *buf, uint64_t 
         t->first_frame = snap->n_frames;
         if (flags & WALK_NAMES)
                 t->name = name_of(w, t->thread_id);
+        w->n_chunks = 0;
+        w->chunk_chain_loaded = true;
+        if (o->frame_model != FRAME_OBJECT)
+                chunks_begin(w, buf);
 
         switch (o->frame_model) {
         case FRAME_OBJECT:
@@ -670,6 +778,8 @@ Walker *walker_free(Walker *w) {
         cache_flush(w);
         free(w->cache);
         names_clear(w);
+        for (size_t i = 0; i < WALKER_MAX_CHUNKS; i++)
+                free(w->chunks[i].buf);
         free(w);
         return NULL;
 }

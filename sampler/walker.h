@@ -31,6 +31,11 @@
 /* Largest line table we fetch: a few hundred KiB covers functions of tens of thousands of
  * lines; a bigger length field is garbage. */
 #define WALKER_MAX_LINETABLE (1u * 1024u * 1024u)
+/* Data-stack chunks copied per thread (3.11+), and the most bytes one may hold: CPython's
+ * chunks start at 16 KiB and grow only for huge frames; 8 MiB of frames is far past any
+ * real stack, and bounds what a hostile size field can make us copy. */
+#define WALKER_MAX_CHUNKS 64
+#define WALKER_MAX_CHUNK_BYTES (8u * 1024u * 1024u)
 /* Decoded code objects kept; the cache is flushed when it is half full. */
 #define WALKER_CODE_CACHE_SLOTS 16384
 

@@ -33,6 +33,8 @@ static const struct {
         F(gil.size), F(gil.last_holder), F(gil.locked),
         F(tstate.size), F(tstate.next), F(tstate.interp), F(tstate.frame), F(tstate.thread_id),
         F(tstate.native_thread_id),
+        F(tstate.datastack_chunk),
+        F(tstate.datastack_top),
         F(cframe.current_frame),
         F(frame.size), F(frame.back), F(frame.code), F(frame.lasti), F(frame.localsplus),
         F(iframe.size), F(iframe.previous), F(iframe.code), F(iframe.instr), F(iframe.owner),

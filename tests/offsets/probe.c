@@ -86,6 +86,8 @@ int main(void) {
 #if PYV >= 311
         /* Added to PyThreadState in 3.11 (3.8 only added threading.get_native_id()). */
         O("tstate.native_thread_id", PyThreadState, native_thread_id);
+        O("tstate.datastack_chunk", PyThreadState, datastack_chunk);
+        O("tstate.datastack_top", PyThreadState, datastack_top);
 #endif
 
 #if PYV <= 310

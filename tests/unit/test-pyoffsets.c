@@ -36,6 +36,7 @@ static const Field fields[] = {
         G(gil, last_holder, 8, false), G(gil, locked, 4, false),
         G(tstate, next, 8, true), G(tstate, interp, 8, false), G(tstate, frame, 8, false),
         G(tstate, thread_id, 8, false), G(tstate, native_thread_id, 8, false),
+        G(tstate, datastack_chunk, 8, false), G(tstate, datastack_top, 8, false),
         U(cframe, current_frame, 8, true),
         G(frame, back, 8, false), G(frame, code, 8, false), G(frame, lasti, 4, false),
         G(frame, localsplus, 8, false),
@@ -159,6 +160,8 @@ static void test_models(const PyOffsets *o) {
 
         /* PyThreadState.native_thread_id first appears in 3.11. */
         ASSERT_EQ(has(o, "tstate.native_thread_id"), v >= V(3, 11));
+        ASSERT_EQ(has(o, "tstate.datastack_chunk"), v >= V(3, 11));
+        ASSERT_EQ(has(o, "tstate.datastack_top"), v >= V(3, 11));
 
         bool v311 = v >= V(3, 11);
         ASSERT_EQ(has(o, "code.qualname"), v311);
