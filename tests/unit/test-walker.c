@@ -18,6 +18,7 @@ typedef struct Fake {
         const PyOffsets *o;
         uint64_t interp, tstate[2], frames[2][3], code[3];
         uint64_t ident[2];
+        uint64_t chunk_next, chunk_end;   /* when set, frames are placed here (a data-stack chunk) */
 } Fake;
 
 /* A table that maps offsets 0-1 to firstlineno and 2-17 to firstlineno + 1, per format. */
@@ -53,7 +54,14 @@ static uint64_t put_frame(Fake *f, uint64_t code, uint64_t back, const uint64_t 
                         img_put_u64(img, fr + o->frame.localsplus + 8 * i, locals[i]);
                 return fr;
         }
-        uint64_t fr = img_alloc(img, o->iframe.localsplus + 8 * (n_locals + 1), 8);
+        size_t fsize = o->iframe.localsplus + 8 * (n_locals + 1);
+        uint64_t fr;
+        if (f->chunk_next) {
+                ASSERT_TRUE(f->chunk_next + fsize <= f->chunk_end);
+                fr = f->chunk_next;
+                f->chunk_next += fsize;
+        } else
+                fr = img_alloc(img, fsize, 8);
         img_put_u64(img, fr + o->iframe.previous, back);
         img_put_u64(img, fr + o->iframe.code, code);
         img_put_u64(img, fr + o->iframe.instr, code + o->code.code_adaptive + INSTR_OFFSET);
@@ -398,6 +406,96 @@ static void test_random_flips(const PyOffsets *o) {
         img_done(&f.img);
 }
 
+/* 3.11+: frames on the thread's data stack are read from copies of its chunks. Thread 0's
+ * outer and middle frames sit in an older chunk, inner in the current one. */
+static uint64_t put_chunk(Fake *f, uint64_t previous) {
+        uint64_t c = img_alloc(&f->img, 24 + 4096, 8);
+        img_put_u64(&f->img, c, previous);
+        img_put_u64(&f->img, c + 8, 24 + 4096);
+        f->chunk_next = c + 24;
+        f->chunk_end = c + 24 + 4096;
+        return c;
+}
+
+static void test_chunks(const PyOffsets *o) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        _cleanup_(memreader_freep) MemReader *mr = NULL;
+        _cleanup_(walker_freep) Walker *w = NULL;
+
+        if (o->tstate.datastack_chunk == OFF_NONE)
+                return;
+        fake_build(&f, o);
+        Image *img = &f.img;
+        uint64_t lv[2] = { img_put_int(img, o, PYSYM_TYPE_LONG, 7), img_put_str(img, o, PYSYM_TYPE_STR, "chunked") };
+        uint64_t old = put_chunk(&f, 0);
+        uint64_t outer = put_frame(&f, f.code[2], 0, NULL, 0);
+        uint64_t middle = put_frame(&f, f.code[1], outer, lv, 2);
+        img_put_u64(img, old + 16, (f.chunk_next - (old + 24)) / 8);   /* saved top, in slots */
+        uint64_t cur = put_chunk(&f, old);
+        /* 30 more frames of "middle" between middle and inner, all in the current chunk. */
+        uint64_t below = middle;
+        for (int i = 0; i < 30; i++)
+                below = put_frame(&f, f.code[1], below, NULL, 0);
+        uint64_t inner = put_frame(&f, f.code[0], below, NULL, 0);
+        uint64_t top = f.chunk_next;
+        f.chunk_next = 0;
+        img_put_u64(img, f.tstate[0] + o->tstate.datastack_chunk, cur);
+        img_put_u64(img, f.tstate[0] + o->tstate.datastack_top, top);
+        if (o->frame_model == IFRAME_CFRAME)
+                img_put_u64(img, img_get_u64(img, f.tstate[0] + o->tstate.frame) + o->cframe.current_frame, inner);
+        else
+                img_put_u64(img, f.tstate[0] + o->tstate.frame, inner);
+
+        ASSERT_OK(img_reader(img, &mr));
+        ASSERT_OK(walker_new(mr, o, img->sym, &w));
+        ASSERT_OK(walker_sample(w, WALK_LOCALS, &snap));   /* warms the code cache */
+        snapshot_reset(&snap);
+        ASSERT_OK(walker_sample(w, WALK_LOCALS, &snap));
+        const StackThread *t0 = &snap.threads[0];
+        ASSERT_EQ(t0->n_frames, 33);
+        ASSERT_TRUE(!t0->truncated);
+        const StackFrame *fr = snapshot_thread_frames(&snap, t0);
+        ASSERT_STREQ(fr[0].function, "inner");
+        ASSERT_STREQ(fr[1].function, "middle");
+        ASSERT_STREQ(fr[31].function, "middle");
+        ASSERT_STREQ(fr[32].function, "outer");
+        ASSERT_EQ(fr[31].line, FIRSTLINE * 2 + 1);
+        ASSERT_EQ(fr[31].n_locals, 2);
+        ASSERT_STREQ(snap.locals[fr[31].first_local + 1].repr, "'chunked'");
+        /* Thread 0's 33 frames came from two chunk reads and one chunk header, not from a
+         * read per frame: the whole warm sample (roots, two threads, the GIL) stays small. */
+        snapshot_reset(&snap);
+        uint64_t calls = memreader_calls(mr);
+        ASSERT_OK(walker_sample(w, 0, &snap));
+        uint64_t used = memreader_calls(mr) - calls;
+        if (used > 14) {
+                fprintf(stderr, "%u.%u: %" PRIu64 " reads for a warm sample\n", o->major, o->minor, used);
+                exit(1);
+        }
+
+        /* Nonsense chunk headers: a saved top far past any chunk, a chain that loops. The
+         * frames are still found by reading them one by one. */
+        img_put_u64(img, old + 16, UINT64_C(1) << 40);
+        img_put_u64(img, cur, cur);
+        snapshot_reset(&snap);
+        ASSERT_OK(walker_sample(w, 0, &snap));
+        ASSERT_EQ(snap.threads[0].n_frames, 33);
+        ASSERT_TRUE(!snap.threads[0].truncated);
+        /* A top below the chunk, or absurdly far above it: ignored. */
+        img_put_u64(img, f.tstate[0] + o->tstate.datastack_top, cur - 8);
+        snapshot_reset(&snap);
+        ASSERT_OK(walker_sample(w, 0, &snap));
+        ASSERT_EQ(snap.threads[0].n_frames, 33);
+        img_put_u64(img, f.tstate[0] + o->tstate.datastack_top, cur + (UINT64_C(1) << 30));
+        snapshot_reset(&snap);
+        ASSERT_OK(walker_sample(w, 0, &snap));
+        ASSERT_EQ(snap.threads[0].n_frames, 33);
+
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
 int main(void) {
         size_t n;
         const PyOffsets *rows = pyoffsets_all(&n);
@@ -407,6 +505,7 @@ int main(void) {
                 const PyOffsets *o = &rows[i];
                 test_good(o);
                 test_skipped_iframes(o);
+                test_chunks(o);
                 test_corrupt(o);
                 test_deep(o);
                 test_random_flips(o);
