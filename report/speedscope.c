@@ -171,13 +171,14 @@ static void frames_write(FILE *f, const Profile *p) {
                 const ProfileFrame *fr = profile_frame(p, (uint32_t) i);
 
                 fputs(i > 0 ? ",\n  {\"name\": " : "\n  {\"name\": ", f);
-                (void) json_write_string(f, fr->function ?: UNKNOWN);
-                if (fr->kind == PROFILE_FRAME_PYTHON) {
+                /* An empty name would be an invisible frame: shown like a missing one. */
+                (void) json_write_string(f, fr->function && *fr->function ? fr->function : UNKNOWN);
+                if (fr->kind == PROFILE_FRAME_PYTHON && fr->filename) {
                         fputs(", \"file\": ", f);
-                        (void) json_write_string(f, fr->filename ?: UNKNOWN);
-                        if (fr->line > 0)
-                                fprintf(f, ", \"line\": %d", fr->line);
+                        (void) json_write_string(f, fr->filename);
                 }
+                if (fr->kind == PROFILE_FRAME_PYTHON && fr->line > 0)
+                        fprintf(f, ", \"line\": %d", fr->line);
                 fputc('}', f);
         }
         fputs("]},\n", f);

@@ -12,8 +12,9 @@
  *      "name": "...", "activeProfileIndex": 0, "exporter": "pyspy-watch 0.1.0"}
  *
  * Frames: shared.frames[i] is the Profile's frame i. A Python frame has its function as
- * "name", the file name as the interpreter holds it as "file" (speedscope shows it in full)
- * and "line" when known (> 0); a thread or process frame has only its label as "name".
+ * "name", the file name as the interpreter holds it as "file" (speedscope shows it in full;
+ * left out when unknown) and "line" when known (> 0); a thread or process frame has only its
+ * label as "name". A missing or empty name is written "<unknown>".
  *
  * Profiles ("sampled"): one per thread when the stacks carry thread ids (recorded with
  * --threads), one per process when they come from several processes (--subprocesses), one

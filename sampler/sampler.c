@@ -25,6 +25,7 @@
 typedef struct TaskState {
         pid_t tid;
         char state;
+        int fd;         /* /proc/PID/task/TID/stat, kept open */
 } TaskState;
 
 struct Sampler {
@@ -35,8 +36,11 @@ struct Sampler {
         uint64_t errors;
         TaskState *tasks;      /* kernel state of each thread, read before a pause */
         size_t n_tasks, a_tasks;
+        usec_t tasks_listed;
         int pthread_tid_offset; /* -1 unknown, 0 unusable, else the offset (pre-3.8) */
 };
+
+static void tasks_close(Sampler *s);
 
 const PyTarget *sampler_target(const Sampler *s) {
         return &s->target;
@@ -55,6 +59,7 @@ Sampler *sampler_free(Sampler *s) {
                 return NULL;
         walker_free(s->walker);
         memreader_free(s->mr);
+        tasks_close(s);
         free(s->tasks);
         free(s);
         return NULL;
@@ -106,19 +111,48 @@ int sampler_attach(pid_t pid, Sampler **ret, char *detail, size_t len) {
         return 0;
 }
 
-/* Lists /proc/PID/task with each thread's state letter (field 3 of stat). */
-static int tasks_read(Sampler *s) {
+/* The thread list is read again at most this often (or at once when a thread state names a
+ * thread we do not know): listing /proc/PID/task costs more than a whole 3.11 sample. */
+#define TASKS_RELIST_USEC (200 * USEC_PER_MSEC)
+
+static void tasks_close(Sampler *s) {
+        for (size_t i = 0; i < s->n_tasks; i++)
+                if (s->tasks[i].fd >= 0)
+                        (void) close(s->tasks[i].fd);
+        s->n_tasks = 0;
+}
+
+static char stat_state(int fd) {
+        char buf[512];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return '?';
+        buf[n] = 0;
+        /* comm may hold spaces and parentheses: the state follows the last ')'. */
+        char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] ? p[2] : '?';
+}
+
+/* Lists /proc/PID/task, keeping an open stat file per thread (reused across samples). */
+static int tasks_list(Sampler *s) {
         char path[64];
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
+        size_t n_old = s->n_tasks;
+        TaskState *old = NULL;
 
-        s->n_tasks = 0;
         snprintf(path, sizeof(path), "/proc/%d/task", (int) s->target.pid);
         d = opendir(path);
         if (!d)
                 return errno == ENOENT ? -ESRCH : -errno;
+        if (n_old > 0) {
+                old = malloc(n_old * sizeof(TaskState));
+                if (!old)
+                        return -ENOMEM;
+                memcpy(old, s->tasks, n_old * sizeof(TaskState));
+        }
+        s->n_tasks = 0;
         while ((de = readdir(d))) {
-                char buf[512];
                 int tid = atoi(de->d_name);
                 if (tid <= 0)
                         continue;
@@ -128,26 +162,40 @@ static int tasks_read(Sampler *s) {
                                 break;
                         TaskState *t = reallocarray(s->tasks, na, sizeof(TaskState));
                         if (!t)
-                                return -ENOMEM;
+                                break;
                         s->tasks = t;
                         s->a_tasks = na;
                 }
-                char state = '?';
-                snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int) s->target.pid, tid);
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd >= 0) {
-                        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-                        if (n > 0) {
-                                buf[n] = 0;
-                                /* comm may hold spaces and parentheses: the state follows the
-                                 * last ')'. */
-                                char *p = strrchr(buf, ')');
-                                if (p && p[1] == ' ' && p[2])
-                                        state = p[2];
+                int fd = -EBADF;
+                for (size_t i = 0; i < n_old; i++)
+                        if (old[i].tid == tid) {
+                                fd = old[i].fd;
+                                old[i].fd = -EBADF;
+                                break;
                         }
+                if (fd < 0) {
+                        snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int) s->target.pid, tid);
+                        fd = open(path, O_RDONLY | O_CLOEXEC);
                 }
-                s->tasks[s->n_tasks++] = (TaskState) { tid, state };
+                s->tasks[s->n_tasks++] = (TaskState) { .tid = tid, .state = '?', .fd = fd };
         }
+        for (size_t i = 0; i < n_old; i++)
+                if (old[i].fd >= 0)
+                        (void) close(old[i].fd);
+        free(old);
+        s->tasks_listed = now_usec();
+        return 0;
+}
+
+/* Each thread's state letter (field 3 of stat). */
+static int tasks_read(Sampler *s) {
+        if (s->n_tasks == 0 || now_usec() - s->tasks_listed >= TASKS_RELIST_USEC) {
+                int r = tasks_list(s);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < s->n_tasks; i++)
+                s->tasks[i].state = s->tasks[i].fd >= 0 ? stat_state(s->tasks[i].fd) : '?';
         return 0;
 }
 
@@ -183,28 +231,29 @@ static const TaskState *task_find(const Sampler *s, pid_t tid) {
 /* Before 3.8 a thread state has no native id: read it from glibc's struct pthread, whose
  * address is the thread_id (pthread_self()). The offset is trusted only once every thread's
  * value is found among the process's tasks. */
+static bool native_ids_try(Sampler *s, Snapshot *snap) {
+        for (size_t i = 0; i < snap->n_threads; i++) {
+                int32_t tid = 0;
+                if (memreader_read(s->mr, snap->threads[i].thread_id + GLIBC_PTHREAD_TID_OFFSET, &tid, sizeof(tid)) < 0 ||
+                    !task_find(s, tid))
+                        return false;
+                snap->threads[i].native_id = tid;
+        }
+        return snap->n_threads > 0;
+}
+
 static void native_ids_from_pthread(Sampler *s, Snapshot *snap) {
         if (s->pthread_tid_offset == 0)
                 return;
-        int off = GLIBC_PTHREAD_TID_OFFSET;
-        bool all = snap->n_threads > 0;
-        for (size_t i = 0; i < snap->n_threads; i++) {
-                int32_t tid = 0;
-                if (memreader_read(s->mr, snap->threads[i].thread_id + (uint64_t) off, &tid, sizeof(tid)) < 0 ||
-                    !task_find(s, tid)) {
-                        all = false;
-                        break;
-                }
-                snap->threads[i].native_id = tid;
-        }
-        if (!all) {
-                for (size_t i = 0; i < snap->n_threads; i++)
-                        snap->threads[i].native_id = 0;
-                if (s->pthread_tid_offset < 0)
-                        s->pthread_tid_offset = 0;   /* not glibc as we know it: give up for good */
+        /* A miss may be a thread born since the list was read: read it again, once. */
+        if (native_ids_try(s, snap) || (tasks_list(s) >= 0 && native_ids_try(s, snap))) {
+                s->pthread_tid_offset = GLIBC_PTHREAD_TID_OFFSET;
                 return;
         }
-        s->pthread_tid_offset = off;
+        for (size_t i = 0; i < snap->n_threads; i++)
+                snap->threads[i].native_id = 0;
+        if (s->pthread_tid_offset < 0 && snap->n_threads > 0)
+                s->pthread_tid_offset = 0;   /* not glibc as we know it: give up for good */
 }
 
 int sampler_sample(Sampler *s, unsigned flags, Snapshot *snap) {
@@ -248,6 +297,8 @@ int sampler_sample(Sampler *s, unsigned flags, Snapshot *snap) {
                         const TaskState *ts = t->native_id ? task_find(s, t->native_id) : NULL;
                         /* Idle = asleep in the kernel (S, D, ...): only 'R' runs code. */
                         t->idle = ts && ts->state != 'R';
+                        if (t->native_id && !ts)
+                                s->tasks_listed = 0;   /* a new thread: list again next time */
                 }
         return 0;
 }
