@@ -255,7 +255,7 @@ static void frame_fill(const ProfileFrame *fr, char *buf, size_t size) {
         else {
                 h = fnv1a(fr->short_filename ?: fr->function);
                 hsl_to_rgb(h % 240, 0.55 + ((h >> 8) % 20) / 100.0,
-                           0.62 + ((h >> 16) % 7) / 100.0 + (fh % 5) / 100.0, rgb);
+                           0.60 + ((h >> 16) % 6) / 100.0 + (fh % 8) * 0.012, rgb);
         }
         snprintf(buf, size, "rgb(%u,%u,%u)", rgb[0], rgb[1], rgb[2]);
 }
@@ -638,6 +638,8 @@ static const char style[] =
         ".button { cursor: pointer; fill: #1a4d8f; }\n"
         ".button:hover { text-decoration: underline; }\n"
         "g.f { cursor: pointer; }\n"
+        /* The rect takes the pointer, so a label never hides its frame from a click. */
+        "g.f text { pointer-events: none; }\n"
         "g.f:hover rect { stroke: #000; stroke-width: 0.5; }\n"
         "g.f.parent { opacity: 0.55; }\n"
         ".hide { display: none; }\n";

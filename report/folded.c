@@ -179,10 +179,24 @@ typedef struct SortCtx {
         const FrameTexts *t;
 } SortCtx;
 
+static int cmp_size(size_t a, size_t b) {
+        return a < b ? -1 : a > b;
+}
+
 static int stack_text_cmp(const void *a, const void *b, void *userdata) {
         const SortCtx *ctx = userdata;
         TextCursor ca = { .t = ctx->t, .s = profile_stack(ctx->p, *(const size_t *) a) };
         TextCursor cb = { .t = ctx->t, .s = profile_stack(ctx->p, *(const size_t *) b) };
+        size_t k = 0, common = MIN(ca.s->n_frames, cb.s->n_frames);
+
+        /* Stacks mostly share a long root: the same frame ids are the same text, so skip them
+         * whole rather than byte by byte. When one stack is a prefix of the other by ids, the
+         * shorter text ends where the longer has ';': the shorter sorts first. */
+        while (k < common && ca.s->frames[k] == cb.s->frames[k])
+                k++;
+        if (k == common)
+                return cmp_size(ca.s->n_frames, cb.s->n_frames);
+        ca.frame = cb.frame = k;
 
         for (;;) {
                 int x = cursor_next(&ca), y = cursor_next(&cb);

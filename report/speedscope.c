@@ -81,6 +81,11 @@ static size_t leading_labels(const Profile *p, const ProfileStack *s) {
         return k;
 }
 
+/* Counts are sample counts: they never come near 2^64, but a sum must not wrap if they did. */
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 static int cmp_u64(uint64_t a, uint64_t b) {
         return a < b ? -1 : a > b;
 }
@@ -184,13 +189,13 @@ static void frames_write(FILE *f, const Profile *p) {
         fputs("]},\n", f);
 }
 
-static void profile_write(FILE *f, const Entry *entries, const Group *g, const char *name,
-                          unsigned rate) {
+static void profile_write(FILE *f, const Entry *entries, const Group *g, const char *name, unsigned rate) {
         Fixed end = {};
         bool first;
 
-        for (size_t i = g->first; i < g->first + g->n; i++)
-                fixed_add(&end, rate > 0 ? fixed_from_ratio(entries[i].s->count, rate) : (Fixed) {});
+        if (rate > 0)
+                for (size_t i = g->first; i < g->first + g->n; i++)
+                        fixed_add(&end, fixed_from_ratio(entries[i].s->count, rate));
 
         fputs("  {\"type\": \"sampled\", \"name\": ", f);
         (void) json_write_string(f, name);
@@ -228,7 +233,7 @@ static void profile_write(FILE *f, const Entry *entries, const Group *g, const c
                 /* Summed as weights (not as counts then divided), so endValue stays exactly
                  * the sum of what is written. */
                 for (; j < g->first + g->n && entry_frames_cmp(e, &entries[j]) == 0; j++) {
-                        count += entries[j].s->count;
+                        count = add_sat(count, entries[j].s->count);
                         if (rate > 0)
                                 fixed_add(&w, fixed_from_ratio(entries[j].s->count, rate));
                 }
@@ -290,7 +295,7 @@ int speedscope_write(FILE *f, const Profile *p) {
                         groups[n_groups++] = (Group) { .first = i };
                 Group *g = &groups[n_groups - 1];
                 g->n++;
-                g->total += entries[i].s->count;
+                g->total = add_sat(g->total, entries[i].s->count);
         }
         qsort_r(groups, n_groups, sizeof(Group), group_cmp, entries);
 

@@ -74,11 +74,22 @@ if [ -f tests/offsets/check-offsets.sh ]; then
         run offsets/check-offsets 300 bash tests/offsets/check-offsets.sh
 fi
 
+echo "== output formats"
+run formats/check-folded 60 python3 tests/check-folded.py tests/out/folded-sample.txt
+if command -v node >/dev/null && [ -d tests/js/node_modules/ajv ]; then
+        run formats/validate-speedscope 60 node tests/js/validate-speedscope.js tests/out/speedscope-sample.json
+else
+        echo "formats/validate-speedscope                  SKIP  (node or tests/js/node_modules missing)"
+        skipped+=(formats/validate-speedscope)
+fi
+#@FLAMEGRAPH@
+
 echo "== live tests (./pyspy-watch)"
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_dump 300 python3 tests/live/test_dump.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_badinput 300 python3 tests/live/test_badinput.py
+#@LIVE@
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \

@@ -244,6 +244,46 @@ static void test_hostile(void) {
         ASSERT_EQ(fclose(f), 0);
 }
 
+/* Random stacks over names that are prefixes of one another, or sanitise alike, checked
+ * against the definition: lines strictly increasing in strcmp() order of their stack text
+ * (so also distinct), and no sample lost. */
+static void test_random_order(void) {
+        static const char *const names[] = { "a", "ab", "a b", "a;b", "a:b", "b", "", "a\n" };
+        _cleanup_(profile_freep) Profile *p = NULL;
+        _cleanup_free_ char *out = NULL;
+        uint64_t total = 0, seen = 0;
+        unsigned seed = 12345;
+
+        ASSERT_OK(profile_new(&p));
+        for (int i = 0; i < 3000; i++) {
+                ProfileFrame fr[6];
+                size_t n = 1 + rand_r(&seed) % ELEMENTSOF(fr);
+
+                for (size_t k = 0; k < n; k++) {
+                        unsigned r = (unsigned) rand_r(&seed);
+                        fr[k] = (r & 1) ? THREAD(names[r / 2 % ELEMENTSOF(names)])
+                                        : PY(names[r / 2 % ELEMENTSOF(names)], "/x.py", (int) (r / 64 % 2));
+                }
+                ASSERT_OK(profile_add_stack(p, 1, (uint64_t) (rand_r(&seed) % 3), fr, n, 1 + i % 3));
+                total += 1 + i % 3;
+        }
+        out = render(p);
+        check_parseable(out);
+
+        char *prev = NULL;
+        for (char *line = out, *eol; (eol = strchr(line, '\n')); line = eol + 1) {
+                char *sp = eol;
+                while (sp[-1] != ' ')
+                        sp--;
+                seen += strtoull(sp, NULL, 10);
+                sp[-1] = 0;  /* the stack text alone */
+                if (prev)
+                        ASSERT_TRUE(strcmp(prev, line) < 0);
+                prev = line;
+        }
+        ASSERT_EQ(seen, total);
+}
+
 static void test_empty_and_errors(void) {
         _cleanup_(profile_freep) Profile *p = NULL;
         _cleanup_free_ char *out = NULL;
@@ -267,6 +307,7 @@ int main(void) {
         test_merge();
         test_sanitise();
         test_hostile();
+        test_random_order();
         test_empty_and_errors();
         return 0;
 }
