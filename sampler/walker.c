@@ -629,10 +629,13 @@ static const char *name_of(Walker *w, uint64_t ident) {
         return NULL;
 }
 
+/* Walks one thread into snap. 0 done (possibly truncated); 1 when the walk tore (the stack
+ * changed under a non-blocking read) and was rolled back so that the caller can try again
+ * with a fresh thread state, unless last_try; <0 fatal. */
 static int walk_thread(Walker *w, uint64_t tstate, const uint8_t *buf, uint64_t holder, unsigned flags,
-                       Snapshot *snap) {
+                       Snapshot *snap, bool last_try) {
         const PyOffsets *o = w->o;
-        size_t idx = snap->n_threads;
+        size_t idx = snap->n_threads, first_local = snap->n_locals;
         StackThread *t = snapshot_add_thread(snap);
         bool truncated = false;
         uint64_t frame = get_ptr(buf, o->tstate.frame);
@@ -674,6 +677,12 @@ static int walk_thread(Walker *w, uint64_t tstate, const uint8_t *buf, uint64_t 
         if (r == -ENOMEM || r == -ESRCH || r == -EPERM)
                 return r;
         t = &snap->threads[idx];
+        if (r < 0 && !last_try) {
+                snap->n_frames = t->first_frame;
+                snap->n_locals = first_local;
+                snap->n_threads = idx;
+                return 1;
+        }
         t->n_frames = snap->n_frames - t->first_frame;
         if (r < 0)
                 truncated = true;
@@ -701,10 +710,18 @@ static int walk_interp(Walker *w, uint64_t interp, unsigned flags, Snapshot *sna
         while (tstate) {
                 if ((*n_threads)++ >= WALKER_MAX_THREADS)
                         return -EBADMSG;
-                r = memreader_read(w->mr, tstate, buf, o->tstate.size);
-                if (r < 0)
-                        return r;
-                r = walk_thread(w, tstate, buf, holder, flags, snap);
+                /* A thread whose frames moved under the read is walked again from its current
+                 * state: a thread of a <= 3.10 interpreter (one read per frame) that calls and
+                 * returns all the time tears often: a freed frame is reused at once, and its new
+                 * f_back makes the chain we were following loop. Each retry costs one walk. */
+                for (unsigned attempt = 0;; attempt++) {
+                        r = memreader_read(w->mr, tstate, buf, o->tstate.size);
+                        if (r < 0)
+                                return r;
+                        r = walk_thread(w, tstate, buf, holder, flags, snap, attempt >= WALKER_RETRIES);
+                        if (r <= 0)
+                                break;
+                }
                 if (r < 0)
                         return r;
                 tstate = get_ptr(buf, o->tstate.next);

@@ -26,6 +26,8 @@
 /* Frames per thread. CPython's default recursion limit is 1000; programs raise it, 10000 is
  * a common "big" setting; anything deeper is truncated and marked so. */
 #define WALKER_MAX_DEPTH 10000
+/* Extra walks of a thread whose stack changed under a non-blocking read. */
+#define WALKER_RETRIES 5
 /* Locals shown per frame (functions with more are rare, and the dump must stay readable). */
 #define WALKER_MAX_LOCALS 256
 /* Largest line table we fetch: a few hundred KiB covers functions of tens of thousands of

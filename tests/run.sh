@@ -82,13 +82,18 @@ else
         echo "formats/validate-speedscope                  SKIP  (node or tests/js/node_modules missing)"
         skipped+=(formats/validate-speedscope)
 fi
-#@FLAMEGRAPH@
+echo "== flame graph in a browser"
+for svg in sample sample-inverted hostile; do
+        run "js/flamegraph-$svg" 180 node tests/js/test-flamegraph.js "tests/out/flamegraph-$svg.svg" "$OUT/flamegraph-shots"
+done
 
 echo "== live tests (./pyspy-watch)"
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_dump 300 python3 tests/live/test_dump.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_badinput 300 python3 tests/live/test_badinput.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
+        run live/test_top 300 python3 tests/live/test_top.py
 #@LIVE@
 
 echo "== live tests (build-asan/pyspy-watch)"
@@ -96,6 +101,9 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_dump 600 python3 tests/live/test_dump.py
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_badinput 600 python3 tests/live/test_badinput.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
+        run live-asan/test_top 600 python3 tests/live/test_top.py
+#@LIVE-ASAN@
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

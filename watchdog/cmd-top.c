@@ -297,9 +297,13 @@ static Func *func_get(FuncTable *t, const char *function, const char *file) {
                 }
         if (t->n - (t->other >= 0) >= TOP_FUNCS_MAX) {
                 if (t->other < 0) {
-                        r = func_append(t, "(other functions)", "?", 0);
+                        r = func_append(t, "(other functions)", "", 0);
                         if (r < 0)
                                 return NULL;
+                        /* No file to name: "(other functions)" alone, not "... ()". */
+                        Func *o = &t->funcs[r];
+                        o->label[strlen(o->key)] = 0;
+                        o->label_cols = text_cols(o->label);
                         t->other = r;
                 }
                 return &t->funcs[t->other];
@@ -410,7 +414,7 @@ static double pct(uint64_t part, uint64_t whole) {
         return whole ? 100.0 * (double) part / (double) whole : 0.0;
 }
 
-static double sort_value(const Top *top, const Func *f, SortKey k) {
+static double sort_value(const Func *f, SortKey k) {
         switch (k) {
         case SORT_OWN_PCT:
                 return (double) f->own_shown;
@@ -420,7 +424,6 @@ static double sort_value(const Top *top, const Func *f, SortKey k) {
                 return (double) f->own_cum;
         case SORT_TOTAL_TIME:
         default:
-                (void) top;
                 return (double) f->total_cum;
         }
 }
@@ -433,12 +436,12 @@ static int func_cmp(const void *a, const void *b, void *userdata) {
 
         /* The chosen column first, then the others, so that rows do not jump around between
          * refreshes when they tie; the name last, for a total order. */
-        double vx = sort_value(top, x, top->sort), vy = sort_value(top, y, top->sort);
+        double vx = sort_value(x, top->sort), vy = sort_value(y, top->sort);
         if (vx != vy)
                 return sign * (vx > vy ? -1 : 1);
         for (SortKey k = 0; k < _SORT_MAX; k++) {
-                vx = sort_value(top, x, k);
-                vy = sort_value(top, y, k);
+                vx = sort_value(x, k);
+                vy = sort_value(y, k);
                 if (vx != vy)
                         return sign * (vx > vy ? -1 : 1);
         }
@@ -457,7 +460,8 @@ static int top_sort(Top *top) {
         }
         for (size_t i = 0; i < t->n; i++)
                 t->order[i] = (uint32_t) i;
-        qsort_r(t->order, t->n, sizeof(uint32_t), func_cmp, top);
+        if (t->n > 1)  /* the array is NULL before the first function is seen */
+                qsort_r(t->order, t->n, sizeof(uint32_t), func_cmp, top);
         return 0;
 }
 

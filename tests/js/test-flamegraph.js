@@ -23,7 +23,8 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const { pathToFileURL } = require('url');
 
-const CHROMIUM = '/usr/bin/chromium';
+// CHROMIUM may point elsewhere (e.g. to check the skip path).
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const HIT = 'rgb(230,0,230)';
 const MAX_FRAMES_CLICKED = 200;   // a recorded profile can have thousands: a sample suffices
 
@@ -134,7 +135,15 @@ async function run(context, svgPath, outDir, name) {
         });
 
         await page.goto(fileUrl, { waitUntil: 'load' });
-        await page.waitForTimeout(200);
+        // Screenshots of the viewport (fullPage cannot measure an SVG document): fit it to
+        // the image, so one picture shows the whole graph.
+        const size = await page.evaluate(() => ({
+                w: +document.documentElement.getAttribute('width'),
+                h: +document.documentElement.getAttribute('height'),
+        }));
+        await page.setViewportSize({ width: Math.max(400, Math.min(size.w || 1280, 4000)),
+                                     height: Math.max(100, Math.min(size.h || 900, 4000)) });
+        await page.waitForTimeout(100);
 
         const noErrors = what => {
                 check(pageErrors.length === 0, `JavaScript errors ${what}: ${pageErrors.join(' | ')}`);
@@ -173,7 +182,7 @@ async function run(context, svgPath, outDir, name) {
 
         await labelsFit(page, 'on load');
         ok('every label fits its frame');
-        await page.screenshot({ path: path.join(outDir, `${name}-before.png`), fullPage: true });
+        await page.screenshot({ path: path.join(outDir, `${name}-before.png`) });
 
         // The root spans everything and its tooltip says so.
         const rootTitle = await page.locator('g.f[data-d="0"] > title').textContent();
@@ -327,7 +336,7 @@ async function sampleChecks(page, doc, outDir, name, answer, prompts) {
         check(zl === 'handle (app.py:20)', `zoomed label is ${JSON.stringify(zl)}`);
         ok('click zooms handle to 1180 px; children rescale; ancestors stay; siblings hide');
         await page.mouse.move(1, 1);
-        await page.screenshot({ path: path.join(outDir, `${name}-zoomed.png`), fullPage: true });
+        await page.screenshot({ path: path.join(outDir, `${name}-zoomed.png`) });
 
         // Reset zoom restores the original geometry, and the labels cut before.
         await page.locator('#unzoom').click();
@@ -350,7 +359,7 @@ async function sampleChecks(page, doc, outDir, name, answer, prompts) {
         check(await rectFill(page, G('main')) === mainFill, 'main highlighted though it does not match');
         check(await page.locator('#search').textContent() === 'Reset search', 'the Search button does not offer a reset');
         ok('Search "handle|parse" highlights 3 frames and shows Matched: 60.0%');
-        await page.screenshot({ path: path.join(outDir, `${name}-searched.png`), fullPage: true });
+        await page.screenshot({ path: path.join(outDir, `${name}-searched.png`) });
 
         // The button again resets the search.
         await page.locator('#search').click();
@@ -395,7 +404,7 @@ async function genericChecks(page, doc, outDir, name, answer, prompts) {
                 check(near(+(await g.locator('rect').getAttribute('width')), doc.area, 0.05), 'clicked frame not zoomed to the full width');
                 await labelsFit(page, 'zoomed');
                 await page.mouse.move(1, 1);
-                await page.screenshot({ path: path.join(outDir, `${name}-zoomed.png`), fullPage: true });
+                await page.screenshot({ path: path.join(outDir, `${name}-zoomed.png`) });
                 await page.locator('#unzoom').click();
                 check(near(+(await g.locator('rect').getAttribute('width')), before, 0.05), 'Reset zoom did not restore the width');
                 ok('click zooms the widest frame to the full width; Reset zoom restores it');
@@ -403,7 +412,7 @@ async function genericChecks(page, doc, outDir, name, answer, prompts) {
         await search(page, () => page.keyboard.press('Control+f'), 'script', answer, prompts);
         const m = await page.locator('#matched').textContent();
         check(/^Matched: \d+\.\d%$/.test(m), `search shows ${JSON.stringify(m)}`);
-        await page.screenshot({ path: path.join(outDir, `${name}-searched.png`), fullPage: true });
+        await page.screenshot({ path: path.join(outDir, `${name}-searched.png`) });
         ok(`Ctrl-F search "script": ${m}`);
 }
 
