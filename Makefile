@@ -74,6 +74,7 @@ check: deps
 
 install: all
 	install -Dm755 pyspy-watch $(DESTDIR)$(BINDIR)/pyspy-watch
+	install -Dm644 man/pyspy-watch.1 $(DESTDIR)$(MANDIR)/man1/pyspy-watch.1
 
 clean:
 	rm -rf build build-asan pyspy-watch tests/out

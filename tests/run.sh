@@ -74,6 +74,9 @@ if [ -f tests/offsets/check-offsets.sh ]; then
         run offsets/check-offsets 300 bash tests/offsets/check-offsets.sh
 fi
 
+echo "== documentation"
+run docs/check-manpage 60 bash tests/check-manpage.sh
+
 echo "== output formats"
 run formats/check-folded 60 python3 tests/check-folded.py tests/out/folded-sample.txt
 if command -v node >/dev/null && [ -d tests/js/node_modules/ajv ]; then
