@@ -76,6 +76,7 @@ class Target:
                                      start_new_session=True)
         _children.append(self.proc)
         self.pid = self.proc.pid
+        self.version = version_of(python)
         deadline = time.monotonic() + 30
         while not os.path.exists(self.count_path):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -177,6 +178,26 @@ def measure_record(target, rate, seconds, tmpdir):
             "speed": speed(c0, c1)}
 
 
+def austin_reads(target, tmpdir):
+    """None when austin's stacks of the target name its functions, else why not: austin 1.0.1
+    attaches to interpreters it does not know (3.11+) and prints garbage or nothing."""
+    out = os.path.join(tmpdir, "austin.txt")
+    rc, err, ru, hwm, wall = run_measured(["austin", "-i", "10000", "-p", str(target.pid), "-o", out],
+                                          1.0, signal.SIGINT)
+    try:
+        with open(out, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        os.unlink(out)
+    except OSError:
+        lines = []
+    good = [l for l in lines if "work (" in l and "record_bench_target.py" in l]
+    if not good:
+        last = (err.strip().splitlines() or [""])[-1]
+        return "austin does not read python %s: %d lines, none in work() (%s)" % (
+            target.version, len(lines), last[:80])
+    return None
+
+
 def measure_austin(target, rate, seconds):
     interval = max(1, int(round(1e6 / rate)))
     try:
@@ -235,9 +256,12 @@ def bench_python(python, args, tmpdir):
         try:
             time.sleep(1.0)       # past start-up
             runs = []
+            why = austin_reads(t, tmpdir) if austin else None
+            if why:
+                print("# %s %s: %s" % (version, mode, why))
             for rate in args.rates:
                 runs.append(("pyspy-watch", rate))
-                if austin:
+                if austin and not why:
                     runs.append(("austin", rate))
             bases = [alone(t, args.seconds)]
             results = []

@@ -35,6 +35,11 @@ typedef struct CodeInfo {
         /* The last (offset, line) asked: a sampled frame often sits on the same instruction. */
         int64_t memo_addr;
         int memo_line;
+        /* What identified this code object when it was decoded: checked again, in one batched
+         * read per sample, against what lives at addr now (see cache_validate()). */
+        uint64_t sig_name, sig_filename, sig_linetable;
+        int32_t sig_firstlineno;
+        uint64_t checked;             /* the sample generation it was last known good in */
 } CodeInfo;
 
 typedef struct StackChunk {
@@ -60,6 +65,12 @@ struct Walker {
 
         ThreadName *names;
         size_t n_names;
+
+        uint64_t generation;          /* samples taken */
+        CodeInfo **used;              /* cached entries used by this sample, to validate */
+        size_t n_used;
+        uint8_t *validate_buf;        /* WALKER_VALIDATE_BATCH code-object prefixes */
+        MemRegion *validate_regions;
 
         /* 3.11+: copies of the current thread's data-stack chunks, where its frames live, so
          * a whole stack costs a read or two instead of one per frame. */
@@ -194,6 +205,11 @@ static int code_load(Walker *w, uint64_t addr, CodeInfo **ret) {
         ci->addr = addr;
         ci->memo_addr = INT64_MIN;
         ci->firstlineno = get_i32(buf, o->code.firstlineno);
+        ci->sig_name = get_ptr(buf, o->code.name);
+        ci->sig_filename = get_ptr(buf, o->code.filename);
+        ci->sig_linetable = get_ptr(buf, o->code.linetable);
+        ci->sig_firstlineno = ci->firstlineno;
+        ci->checked = w->generation;
         r = read_str_dup(w, get_ptr(buf, o->code.name), &ci->name);
         if (r >= 0)
                 r = read_str_dup(w, get_ptr(buf, o->code.filename), &ci->filename);
@@ -233,6 +249,13 @@ static int code_load(Walker *w, uint64_t addr, CodeInfo **ret) {
 static int code_get(Walker *w, uint64_t addr, CodeInfo **ret) {
         CodeInfo *ci = cache_get(w, addr);
         if (ci) {
+                /* Decoded in an earlier sample: the object may have died and another code
+                 * object taken its address since. Checked at the end of this sample. */
+                if (ci->checked != w->generation) {
+                        ci->checked = w->generation;
+                        if (w->n_used < WALKER_CODE_CACHE_SLOTS)
+                                w->used[w->n_used++] = ci;
+                }
                 *ret = ci;
                 return 0;
         }
@@ -731,7 +754,7 @@ static int walk_interp(Walker *w, uint64_t interp, unsigned flags, Snapshot *sna
         return 0;
 }
 
-int walker_sample(Walker *w, unsigned flags, Snapshot *snap) {
+static int walk_all(Walker *w, unsigned flags, Snapshot *snap) {
         const PyOffsets *o = w->o;
         uint64_t interp = 0;
         size_t n_interps = 0, n_threads = 0;
@@ -753,8 +776,6 @@ int walker_sample(Walker *w, unsigned flags, Snapshot *snap) {
         if (!interp)
                 return -EBADMSG;   /* not initialised yet, or finalised */
 
-        if (w->cache_used >= WALKER_CODE_CACHE_SLOTS / 2)
-                cache_flush(w);
         snap->timestamp_usec = now_usec();
         cycle_init(&cc, interp);
         while (interp) {
@@ -772,13 +793,75 @@ int walker_sample(Walker *w, unsigned flags, Snapshot *snap) {
         return 0;
 }
 
+/* Are the cached code objects this sample used still the ones we decoded? Their identifying
+ * fields are read again, many objects per system call; a code object that died and left its
+ * address to another (common right after start-up, when the import machinery's code is
+ * freed) would otherwise lend its name to every frame of the newcomer. Returns true when all
+ * are good; otherwise the stale entries are gone from the cache (the whole cache, for
+ * simplicity: this is rare). */
+static bool cache_validate(Walker *w) {
+        const PyOffsets *o = w->o;
+        const uint32_t lo = MIN(MIN(o->code.name, o->code.filename), MIN(o->code.linetable, o->code.firstlineno));
+        const uint32_t hi = MAX(MAX(o->code.name, o->code.filename), MAX(o->code.linetable, o->code.firstlineno)) + 8;
+        const size_t len = hi - lo;
+        bool good = true;
+
+        for (size_t i = 0; i < w->n_used && good; i += WALKER_VALIDATE_BATCH) {
+                size_t n = MIN((size_t) WALKER_VALIDATE_BATCH, w->n_used - i);
+                for (size_t k = 0; k < n; k++)
+                        w->validate_regions[k] = (MemRegion) { w->used[i + k]->addr + lo, w->validate_buf + k * len, len };
+                if (memreader_readv(w->mr, w->validate_regions, n) < 0) {
+                        good = false;
+                        break;
+                }
+                for (size_t k = 0; k < n; k++) {
+                        const CodeInfo *ci = w->used[i + k];
+                        const uint8_t *b = w->validate_buf + k * len;
+                        if (load_u64(b, o->code.name - lo) != ci->sig_name ||
+                            load_u64(b, o->code.filename - lo) != ci->sig_filename ||
+                            load_u64(b, o->code.linetable - lo) != ci->sig_linetable ||
+                            (int32_t) load_u32(b, o->code.firstlineno - lo) != ci->sig_firstlineno) {
+                                good = false;
+                                break;
+                        }
+                }
+        }
+        w->n_used = 0;
+        if (!good)
+                cache_flush(w);
+        return good;
+}
+
+int walker_sample(Walker *w, unsigned flags, Snapshot *snap) {
+        size_t n_threads = snap->n_threads, n_frames = snap->n_frames, n_locals = snap->n_locals;
+        int r;
+
+        if (w->cache_used >= WALKER_CODE_CACHE_SLOTS / 2)
+                cache_flush(w);
+        for (int attempt = 0;; attempt++) {
+                w->generation++;
+                w->n_used = 0;
+                r = walk_all(w, flags, snap);
+                /* The second walk decoded everything afresh: nothing left to check. */
+                if (r < 0 || w->n_used == 0 || attempt > 0 || cache_validate(w))
+                        return r;
+                /* Stale names were handed out: walk again with a fresh cache. */
+                snap->n_threads = n_threads;
+                snap->n_frames = n_frames;
+                snap->n_locals = n_locals;
+        }
+}
+
 int walker_new(MemReader *mr, const PyOffsets *o, const uint64_t sym[_PYSYM_MAX], Walker **ret) {
         Walker *w = calloc(1, sizeof(Walker));
         if (!w)
                 return -ENOMEM;
         w->cache = calloc(WALKER_CODE_CACHE_SLOTS, sizeof(CodeInfo *));
-        if (!w->cache) {
-                free(w);
+        w->used = calloc(WALKER_CODE_CACHE_SLOTS, sizeof(CodeInfo *));
+        w->validate_buf = malloc(WALKER_VALIDATE_BATCH * STRUCT_BUF);
+        w->validate_regions = calloc(WALKER_VALIDATE_BATCH, sizeof(MemRegion));
+        if (!w->cache || !w->used || !w->validate_buf || !w->validate_regions) {
+                walker_free(w);
                 return -ENOMEM;
         }
         w->mr = mr;
@@ -792,8 +875,12 @@ int walker_new(MemReader *mr, const PyOffsets *o, const uint64_t sym[_PYSYM_MAX]
 Walker *walker_free(Walker *w) {
         if (!w)
                 return NULL;
-        cache_flush(w);
+        if (w->cache)
+                cache_flush(w);
         free(w->cache);
+        free(w->used);
+        free(w->validate_buf);
+        free(w->validate_regions);
         names_clear(w);
         for (size_t i = 0; i < WALKER_MAX_CHUNKS; i++)
                 free(w->chunks[i].buf);

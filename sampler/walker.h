@@ -38,6 +38,8 @@
  * real stack, and bounds what a hostile size field can make us copy. */
 #define WALKER_MAX_CHUNKS 64
 #define WALKER_MAX_CHUNK_BYTES (8u * 1024u * 1024u)
+/* Cached code objects re-checked per read system call (see cache_validate() in walker.c). */
+#define WALKER_VALIDATE_BATCH 64
 /* Decoded code objects kept; the cache is flushed when it is half full. */
 #define WALKER_CODE_CACHE_SLOTS 16384
 

@@ -97,7 +97,8 @@ PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_badinput 300 python3 tests/live/test_badinput.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_top 300 python3 tests/live/test_top.py
-#@LIVE@
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/record" \
+        run live/test_record 300 python3 tests/live/test_record.py
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
@@ -106,7 +107,8 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_badinput 600 python3 tests/live/test_badinput.py
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_top 600 python3 tests/live/test_top.py
-#@LIVE-ASAN@
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/record" \
+        run live-asan/test_record 600 python3 tests/live/test_record.py
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

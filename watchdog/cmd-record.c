@@ -30,6 +30,8 @@
 #define CHILD_ATTACH_TRIES 10
 /* How long `-- PROGRAM` may take to bring its interpreter up. */
 #define LAUNCH_ATTACH_TIMEOUT (10 * USEC_PER_SEC)
+/* How long an exiting program may take to become reapable after its memory is gone. */
+#define CHILD_REAP_USEC (5 * USEC_PER_SEC)
 
 typedef enum Format {
         FORMAT_FLAMEGRAPH,
@@ -466,10 +468,16 @@ int cmd_record(int argc, char **argv) {
         progress_show(&pr, p, a.pid, info->end_usec, true);
 
         if (child && child_status < 0) {
-                /* Interrupted or out of time while the program runs: it got the same Ctrl-C
-                 * from the terminal, or keeps running; we do not wait for it. */
-                if (launch_reap(child, &child_status) <= 0)
-                        child_status = -1;
+                /* The program's memory can vanish a moment before it can be reaped: when it
+                 * is gone, wait a little for its status. Interrupted or out of time while it
+                 * runs, it got the same Ctrl-C from the terminal, or keeps running: we do not
+                 * wait for it. */
+                usec_t until = now_usec() + (gone ? CHILD_REAP_USEC : 0);
+                for (;;) {
+                        if (launch_reap(child, &child_status) != 0 || now_usec() >= until)
+                                break;
+                        (void) usleep(10000);
+                }
         }
 
         r = write_output(a.output, a.format, p, a.inverted);
