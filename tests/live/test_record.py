@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import livecommon as lc  # noqa: E402
 
 RTARGET = os.path.join(lc.HERE, "record_target.py")
-OUT = os.environ.get("PYSPY_TEST_OUT") or os.path.join(lc.ROOT, "tests", "out", "record")
+OUT = os.path.join(lc.ROOT, os.environ.get("PYSPY_TEST_OUT") or os.path.join("tests", "out", "record"))
 VALIDATOR = os.path.join(lc.ROOT, "tests", "js", "validate-speedscope.js")
 SCHEMA = os.path.join(lc.ROOT, "tests", "js", "node_modules", "speedscope", "dist", "release",
                       "file-format-schema.json")
