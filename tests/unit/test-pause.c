@@ -279,18 +279,6 @@ static void check_busy(pid_t pid) {
                (int) helper);
 }
 
-static pid_t impossible_pid(void) {
-        FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-        long v = 4194304;
-
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = 4194304;
-                fclose(f);
-        }
-        return (pid_t) v;
-}
-
 /* A real interpreter with 20 threads in time.sleep() loops, if there is one. */
 static void check_python(void) {
         static const char script[] =

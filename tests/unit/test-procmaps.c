@@ -8,19 +8,6 @@
 #include "procmaps.h"
 #include "tests.h"
 
-/* A pid that cannot exist: pid_max itself (pids are below it). */
-static pid_t impossible_pid(void) {
-        FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-        long v = 4194304;
-
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = 4194304;
-                fclose(f);
-        }
-        return (pid_t) v;
-}
-
 static const ProcMap *containing(const ProcMaps *m, uint64_t addr) {
         for (size_t i = 0; i < m->n; i++)
                 if (addr >= m->maps[i].start && addr < m->maps[i].end)

@@ -191,18 +191,6 @@ static void check_pyenv(void) {
         printf("%zu pyenv interpreters checked\n", found);
 }
 
-static pid_t impossible_pid(void) {
-        FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-        long v = 4194304;
-
-        if (f) {
-                if (fscanf(f, "%ld", &v) != 1)
-                        v = 4194304;
-                fclose(f);
-        }
-        return (pid_t) v;
-}
-
 static char proc_state(pid_t pid) {
         char fn[64], buf[1024];
         FILE *f;

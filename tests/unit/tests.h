@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+
+/* A pid that cannot exist: pid_max itself (pids are below it). */
+pid_t impossible_pid(void);
 
 #define ASSERT_TRUE(expr)                                                                      \
         do {                                                                                   \
