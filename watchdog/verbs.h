@@ -13,6 +13,7 @@
 int cmd_dump(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Shared by the verbs: strict decimal pid (1 .. pid_max); -EINVAL otherwise. */
 int parse_pid(const char *s, pid_t *ret);
