@@ -72,9 +72,19 @@ check: deps
 	$(MAKE) O=build-asan SANITIZE=1 WERROR=1 build-asan/pyspy-watch unit-tests
 	bash tests/run.sh
 
-install: all
+$(O)/pyspy-watch.service: etc/pyspy-watch.service.in
+	@mkdir -p $(dir $@)
+	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
+
+install: all $(O)/pyspy-watch.service
 	install -Dm755 pyspy-watch $(DESTDIR)$(BINDIR)/pyspy-watch
 	install -Dm644 man/pyspy-watch.1 $(DESTDIR)$(MANDIR)/man1/pyspy-watch.1
+	install -Dm644 $(O)/pyspy-watch.service $(DESTDIR)$(UNITDIR)/pyspy-watch.service
+	install -Dm644 etc/pyspy-watch.catalog $(DESTDIR)$(CATALOGDIR)/pyspy-watch.catalog
+	install -Dm644 etc/pyspy-watch.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pyspy-watch.conf
+	if [ -f man/pyspy-watch.ini.5 ]; then install -Dm644 man/pyspy-watch.ini.5 $(DESTDIR)$(MANDIR)/man5/pyspy-watch.ini.5; fi
+	if [ -f etc/pyspy-watch.ini ] && [ ! -e $(DESTDIR)$(SYSCONFDIR)/pyspy-watch.ini ]; then install -Dm600 etc/pyspy-watch.ini $(DESTDIR)$(SYSCONFDIR)/pyspy-watch.ini; fi
+	if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog || true; fi
 
 clean:
 	rm -rf build build-asan pyspy-watch tests/out

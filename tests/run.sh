@@ -76,6 +76,13 @@ fi
 
 echo "== documentation"
 run docs/check-manpage 60 bash tests/check-manpage.sh
+run docs/check-message-ids 60 python3 tests/check-message-ids.py
+
+echo "== journal alerts"
+PYSPY_TEST_ALERT=build/tests/test-alert PYSPY_TEST_OUT="$OUT/journal" \
+        run live/test_journal 180 python3 tests/live/test_journal.py
+PYSPY_TEST_ALERT=build-asan/tests/test-alert PYSPY_TEST_OUT="$OUT/journal-asan" \
+        run live-asan/test_journal 300 python3 tests/live/test_journal.py
 
 echo "== output formats"
 run formats/check-folded 60 python3 tests/check-folded.py tests/out/folded-sample.txt
@@ -99,6 +106,10 @@ PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_top 300 python3 tests/live/test_top.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/record" \
         run live/test_record 300 python3 tests/live/test_record.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
+        run live/test_incidents 120 python3 tests/live/test_incidents.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
+        run live/test_check_config 120 python3 tests/live/test_check_config.py
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
@@ -109,6 +120,10 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_top 600 python3 tests/live/test_top.py
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/record" \
         run live-asan/test_record 600 python3 tests/live/test_record.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_INCIDENT=build-asan/tests/test-incident PYSPY_TEST_OUT="$OUT/live-asan" \
+        run live-asan/test_incidents 300 python3 tests/live/test_incidents.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
+        run live-asan/test_check_config 300 python3 tests/live/test_check_config.py
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

@@ -51,6 +51,8 @@
 /* How long an exec action may run before it is killed. */
 #define EXEC_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define MAX_EVENTS 64
+/* Resolution rounds a new process may take to become a readable Python. */
+#define ATTACH_TRIES 3
 
 typedef struct ThreadReader {
         pid_t tid;
@@ -67,7 +69,9 @@ typedef struct Target {
         pid_t pid;
         uint64_t start_time;
         bool seen;
-        bool failed;                /* could not be read: reported once, not retried */
+        bool failed;                /* could not be read: reported once, retried only after an exec */
+        unsigned tries;             /* attach attempts so far */
+        char exe[256];              /* /proc/PID/exe when the attach failed */
         Sampler *sampler;
         Detector *detector;
         Profile *history[HISTORY_BUCKETS];
@@ -77,6 +81,7 @@ typedef struct Target {
         ThreadReader *readers;
         size_t n_readers;
         Cooldown cooldown[COOLDOWN_SLOTS];
+        char last_incident[256];    /* named by recovered events */
 } Target;
 
 typedef struct Daemon {
@@ -211,6 +216,8 @@ static void target_lost(Daemon *d, Target *t, const char *why) {
 }
 
 /* Marks pid of watch as wanted: known (and the same process) or new. */
+static void target_attach(Daemon *d, Target *t);
+
 static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
         uint64_t st;
         if (pid == getpid() || procinfo_start_time(pid, &st) < 0)
@@ -226,6 +233,7 @@ static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
         }
         if (t) {
                 t->seen = true;
+                target_attach(d, t);
                 return;
         }
         if (d->n_targets >= MAX_TARGETS || *attached >= MAX_ATTACH_PER_ROUND)
@@ -236,13 +244,46 @@ static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
         d->targets[d->n_targets++] = t;
         (*attached)++;
 
-        char detail[256] = "", msg[512];
-        int r = sampler_attach(pid, &t->sampler, detail, sizeof(detail));
-        if (r < 0) {
-                /* One error event per target, not one per sample. */
-                t->failed = true;
-                send_error(&d->config->watches[watch], pid, sampler_strerror(r, pid, detail, msg, sizeof(msg)));
+        target_attach(d, t);
+}
+
+static void read_exe(pid_t pid, char *buf, size_t len) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
+        ssize_t n = readlink(path, buf, len - 1);
+        buf[n > 0 ? n : 0] = 0;
+}
+
+/* Attaches, or retries an attach that failed. A process seen a moment after its fork may not
+ * be Python yet (a shell wrapper, pyenv's shim, an exec to come): it gets a few resolution
+ * rounds, and another chance whenever its executable changes. One error event per target, not
+ * one per sample. */
+static void target_attach(Daemon *d, Target *t) {
+        const Watch *w = &d->config->watches[t->watch];
+        char detail[256] = "", msg[512], exe[256];
+
+        if (t->sampler)
+                return;
+        if (t->failed) {
+                read_exe(t->pid, exe, sizeof(exe));
+                if (streq_ptr(exe, t->exe))
+                        return;
+                t->failed = false;
+                t->tries = 0;
         }
+        int r = sampler_attach(t->pid, &t->sampler, detail, sizeof(detail));
+        if (r >= 0) {
+                t->next = now_usec();
+                return;
+        }
+        t->tries++;
+        bool final = r == -EPERM || r == -EACCES || r == -EPROTONOSUPPORT || t->tries >= ATTACH_TRIES;
+        if (!final)
+                return;
+        t->failed = true;
+        read_exe(t->pid, t->exe, sizeof(t->exe));
+        if (r != -ESRCH)
+                send_error(w, t->pid, sampler_strerror(r, t->pid, detail, msg, sizeof(msg)));
 }
 
 static void resolve(Daemon *d, usec_t now) {
@@ -640,6 +681,7 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
                 return;
         }
         d->incidents++;
+        snprintf(t->last_incident, sizeof(t->last_incident), "%s", id);
         (void) vacuum_incidents(d->config->state_dir, d->config->max_incidents, d->config->max_incident_bytes, id);
 
         /* The alert: one per stuck thread, all naming the same incident. */
@@ -707,7 +749,8 @@ static void sample_target(Daemon *d, Target *t, usec_t now) {
                         snprintf(msg, sizeof(msg), "Python process %d (%s): thread %d moved again after %" PRIu64 "s",
                                  (int) t->pid, w->name, (int) ev[i].native_id, (now - ev[i].since) / USEC_PER_SEC);
                         Alert a = { .event = ALERT_RECOVERED, .watch = w->name, .pid = t->pid, .tid = ev[i].native_id,
-                                    .thread = st ? st->name : NULL, .stuck_usec = now - ev[i].since, .message = msg };
+                                    .thread = st ? st->name : NULL, .stuck_usec = now - ev[i].since,
+                                    .incident = t->last_incident[0] ? t->last_incident : NULL, .message = msg };
                         (void) alert_send(&a);
                 } else if (!cooldown_active(t, ev[i].signature, now, w->cooldown))
                         hang[n_hang++] = ev[i];
@@ -732,7 +775,10 @@ static int load(const char *path, Config **ret) {
         int r = config_load(path, ret, &errors);
         if (r < 0) {
                 for (size_t i = 0; i < errors.n; i++)
-                        log_error("%s:%u: %s", path, errors.errors[i].line, errors.errors[i].message);
+                        if (errors.errors[i].line > 0)
+                                log_error("%s:%u: %s", path, errors.errors[i].line, errors.errors[i].message);
+                        else
+                                log_error("%s: %s", path, errors.errors[i].message);
                 if (errors.n == 0)
                         log_error("%s: cannot load: %s", path, strerror(-r));
         }

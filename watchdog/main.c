@@ -19,6 +19,9 @@ static const Verb verbs[] = {
         { "dump", cmd_dump, "print every thread's Python stack (with --locals, their variables)" },
         { "record", cmd_record, "sample a process and write a flame graph, folded stacks or speedscope" },
         { "top", cmd_top, "a live, top-like view of the functions a process spends its time in" },
+        { "watch", cmd_watch, "the daemon: watch processes for hung stacks, write incident bundles, alert" },
+        { "check-config", cmd_check_config, "check the daemon's configuration file and print it, defaults filled in" },
+        { "incidents", cmd_incidents, "list the incident bundles of hangs, show one, or print its directory" },
 };
 
 static void help(void) {

@@ -13,6 +13,8 @@
 int cmd_dump(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_incidents(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
 /* Shared by the verbs: strict decimal pid (1 .. pid_max); -EINVAL otherwise. */
