@@ -27,7 +27,8 @@ PYSPY_WATCH_JOURNAL_SOCKET=${PYSPY_WATCH_JOURNAL_SOCKET:-/run/systemd/journal/so
 watchdog=$!
 for _ in $(seq 60); do
         sleep 0.5
-        if ./pyspy-watch incidents --state-dir "$out/state" list 2>/dev/null | grep -q demo; then
+        # The stuck socket read shows first; the deadlocked pair a few seconds later.
+        if [ "$(./pyspy-watch incidents --state-dir "$out/state" list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge 2 ]; then
                 break
         fi
 done

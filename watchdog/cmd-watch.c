@@ -588,6 +588,7 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         const Snapshot *snap = &d->capture;
         bool paused = true;
         r = sampler_sample(t->sampler, flags, &d->capture);
+        detector_rebase(t->detector);
         if (r < 0) {
                 paused = false;
                 snap = &d->snap;   /* the sample that showed the hang */

@@ -22,6 +22,7 @@ typedef struct Tracked {
         usec_t cp_time;         /* CPU checkpoint */
         uint64_t cp_cpu;
         usec_t last_seen;
+        bool rebase;            /* the next counters are a new baseline, not a wake-up */
         bool stuck;
         StuckReason reason;
 } Tracked;
@@ -64,6 +65,11 @@ Detector *detector_free(Detector *d) {
         free(d->threads);
         free(d);
         return NULL;
+}
+
+void detector_rebase(Detector *d) {
+        for (size_t i = 0; i < d->n; i++)
+                d->threads[i].rebase = true;
 }
 
 size_t detector_n_stuck(const Detector *d) {
@@ -131,7 +137,11 @@ static void kernel_update(Detector *d, Tracked *t, usec_t now, const ThreadKerne
                 t->cp_time = 0;
                 return;
         }
-        if (!t->prev_valid || k->voluntary_switches != t->prev_vol)
+        if (t->rebase && t->prev_valid) {
+                /* Our own pause stopped and restarted the thread: that switch is ours. */
+                t->rebase = false;
+                t->cp_time = 0;
+        } else if (!t->prev_valid || k->voluntary_switches != t->prev_vol)
                 t->last_wake = now;
         t->prev_vol = k->voluntary_switches;
         t->prev_valid = true;

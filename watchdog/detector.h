@@ -75,6 +75,11 @@ Detector *detector_free(Detector *d);
 int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKernel *kernel, size_t n_kernel,
                   DetectorEvent *events, size_t max);
 
+/* After pausing the target (a capture): ptrace stops count as voluntary context switches of
+ * every thread, so the next sample's counters are taken as a new baseline instead of as
+ * wake-ups, which would restart every thread's clock. */
+void detector_rebase(Detector *d);
+
 /* Threads currently considered stuck. */
 size_t detector_n_stuck(const Detector *d);
 

@@ -97,6 +97,29 @@ static void test_blocked(void) {
         sim_done(&sim);
 }
 
+static void test_rebase(void) {
+        /* Our own pause bumps the switch counter: after detector_rebase() that is no wake-up. */
+        Sim sim;
+        sim_init(&sim, false, NULL);
+        for (int i = 0; i < 2 * RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
+        detector_rebase(sim.d);
+        sim_step(&sim, blocked_stack, 3, 44, 7, true, false);
+        for (int i = 0; i < RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 44, 7, true, false);
+        ASSERT_EQ(sim.n_hang, 1);
+        /* Without the rebase the same bump is a wake-up. */
+        sim_done(&sim);
+        sim_init(&sim, false, NULL);
+        for (int i = 0; i < 2 * RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
+        sim_step(&sim, blocked_stack, 3, 44, 7, true, false);
+        for (int i = 0; i < RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 44, 7, true, false);
+        ASSERT_EQ(sim.n_hang, 0);
+        sim_done(&sim);
+}
+
 static void test_hang_time(void) {
         /* Not before stuck_after. */
         Sim sim;
@@ -239,6 +262,7 @@ int main(void) {
         test_signature();
         test_blocked();
         test_hang_time();
+        test_rebase();
         test_spinning();
         test_periodic_sleeper();
         test_woke_then_hung();
