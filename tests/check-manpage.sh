@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.." || exit 1
 bin=${PYSPY_WATCH:-./pyspy-watch}
 page=man/pyspy-watch.1
 fail=0
-for verb in dump record top; do
+for verb in dump record top watch check-config incidents; do
         for opt in $("$bin" "$verb" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
                 esc=${opt//-/\\\\-}
                 if ! grep -q -- "$esc" "$page"; then
@@ -17,8 +17,10 @@ for verb in dump record top; do
         done
 done
 if command -v groff >/dev/null; then
-        warn=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
-        [ -z "$warn" ] || { echo "FAIL: groff warnings: $warn"; fail=1; }
+        for p in "$page" man/pyspy-watch.ini.5; do
+                warn=$(groff -man -Tutf8 -ww -z "$p" 2>&1)
+                [ -z "$warn" ] || { echo "FAIL: groff warnings in $p: $warn"; fail=1; }
+        done
 fi
 [ $fail -eq 0 ] && echo "ok: every --help option is in $page"
 exit $fail
