@@ -110,6 +110,8 @@ PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_incidents 120 python3 tests/live/test_incidents.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_check_config 120 python3 tests/live/test_check_config.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/watch" \
+        run live/test_watch 300 python3 tests/live/test_watch.py
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
@@ -124,6 +126,8 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_INCIDENT=build-asan/tests/test-inc
         run live-asan/test_incidents 300 python3 tests/live/test_incidents.py
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_check_config 300 python3 tests/live/test_check_config.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/watch" \
+        run live-asan/test_watch 600 python3 tests/live/test_watch.py --quick
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

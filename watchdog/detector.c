@@ -18,6 +18,9 @@ typedef struct Tracked {
         usec_t last_wake;       /* last sample that saw a voluntary switch (or no data) */
         usec_t last_idle;       /* end of the last interval spent mostly off CPU (or no data) */
         uint64_t prev_vol;
+        uint64_t last_cpu;      /* cpu_ticks of the last sample with kernel data */
+        uint64_t since_cpu;     /* cpu_ticks at `since` (valid if since_cpu_valid) */
+        bool since_cpu_valid;
         bool prev_valid;
         usec_t cp_time;         /* CPU checkpoint */
         uint64_t cp_cpu;
@@ -145,6 +148,7 @@ static void kernel_update(Detector *d, Tracked *t, usec_t now, const ThreadKerne
                 t->last_wake = now;
         t->prev_vol = k->voluntary_switches;
         t->prev_valid = true;
+        t->last_cpu = k->cpu_ticks;
 
         if (t->cp_time == 0 || k->cpu_ticks < t->cp_cpu) {
                 t->cp_time = now;
@@ -171,6 +175,7 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                 if (d->opt.main_only && st->native_id != d->opt.pid)
                         continue;
                 Tracked *t = tracked_find(d, st->thread_id);
+                bool fresh = !t;
                 if (!t) {
                         if (d->n >= DETECTOR_MAX_THREADS)
                                 continue;
@@ -182,6 +187,10 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                 t->native_id = st->native_id;
                 const ThreadKernel *k = kernel_find(kernel, n_kernel, st->native_id);
                 kernel_update(d, t, now, k);
+                if (fresh) {
+                        t->since_cpu = t->last_cpu;
+                        t->since_cpu_valid = k != NULL;
+                }
 
                 /* A torn or empty sample is no evidence either way. */
                 if (st->truncated || st->n_frames == 0)
@@ -200,6 +209,8 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                         }
                         t->signature = sig;
                         t->since = now;
+                        t->since_cpu = t->last_cpu;
+                        t->since_cpu_valid = k != NULL;
                         continue;
                 }
                 if (t->stuck || now - t->since < d->opt.stuck_after)
@@ -209,7 +220,13 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                 usec_t busy = now - MAX(t->last_idle, t->since);
                 StuckReason reason;
                 if (k && quiet >= d->opt.stuck_after)
-                        reason = STUCK_BLOCKED;
+                        /* No voluntary switch over the span: asleep, or on CPU and never
+                         * yielding (a pure-Python loop in a one-thread process, a regex in C with
+                         * the GIL). The CPU it used over the span says which. */
+                        reason = t->since_cpu_valid &&
+                                (double) (k->cpu_ticks - t->since_cpu) / (double) d->opt.clock_ticks >=
+                                        DETECTOR_SPIN_SHARE / 2 * ((double) (now - t->since) / USEC_PER_SEC)
+                                ? STUCK_SPINNING : STUCK_BLOCKED;
                 else if (k && busy >= d->opt.stuck_after)
                         reason = STUCK_SPINNING;
                 else

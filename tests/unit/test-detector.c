@@ -146,6 +146,20 @@ static void test_spinning(void) {
         sim_done(&sim);
 }
 
+static void test_spinning_alone(void) {
+        Sim sim;
+        sim_init(&sim, false, NULL);
+        /* Alone in its process, a spinning thread never switches voluntarily: still
+         * "spinning", by the CPU it used, not "blocked". */
+        for (int i = 0; i < 4 * RATE; i++) {
+                Frame f[] = { { "spin", "/srv/app.py", 20 + i % 3 }, { "main", "/srv/app.py", 12 } };
+                sim_step(&sim, f, 2, 1, 100 + (uint64_t) i * 100 / RATE, true, false);
+        }
+        ASSERT_EQ(sim.n_hang, 1);
+        ASSERT_EQ(sim.last.reason, STUCK_SPINNING);
+        sim_done(&sim);
+}
+
 static void test_periodic_sleeper(void) {
         Sim sim;
         sim_init(&sim, false, NULL);
@@ -264,6 +278,7 @@ int main(void) {
         test_hang_time();
         test_rebase();
         test_spinning();
+        test_spinning_alone();
         test_periodic_sleeper();
         test_woke_then_hung();
         test_moving();
