@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "macro.h"
 #include "verbs.h"
 
@@ -39,4 +41,37 @@ void proc_cmdline(pid_t pid, char *buf, size_t len) {
                 if (buf[i] == 0)
                         buf[i] = ' ';
         buf[n] = 0;
+}
+
+int parse_config_argv(const char *verb, int argc, char **argv, void (*help)(void), const char **config) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        opterr = 0;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        *config = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        log_error("%s: option '%s' needs a value: see 'pyspy-watch %s --help'", verb, argv[optind - 1], verb);
+                        return -EINVAL;
+                default:
+                        log_error("%s: unknown option '%s': see 'pyspy-watch %s --help'", verb, argv[optind - 1], verb);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                log_error("%s: unexpected argument '%s': pass the file with -c CONFIG", verb, argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
 }

@@ -18,36 +18,10 @@ static void help(void) {
 }
 
 int cmd_check_config(int argc, char **argv) {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         const char *arg_config = CONFIG_DEFAULT_PATH;
-        int c;
-
-        opterr = 0;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
-                switch (c) {
-                case 'c':
-                        arg_config = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_OK;
-                case ':':
-                        log_error("check-config: option '%s' needs a value: see 'pyspy-watch check-config --help'", argv[optind - 1]);
-                        return EXIT_USAGE;
-                default:
-                        log_error("check-config: unknown option '%s': see 'pyspy-watch check-config --help'", argv[optind - 1]);
-                        return EXIT_USAGE;
-                }
-        }
-        if (optind < argc) {
-                log_error("check-config: unexpected argument '%s': pass the file with -c CONFIG", argv[optind]);
-                return EXIT_USAGE;
-        }
+        int pr = parse_config_argv("check-config", argc, argv, help, &arg_config);
+        if (pr <= 0)
+                return pr < 0 ? EXIT_USAGE : EXIT_OK;
 
         _cleanup_(config_freep) Config *config = NULL;
         ConfigErrors errors = {};

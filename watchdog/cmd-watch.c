@@ -799,36 +799,10 @@ static void help(void) {
 }
 
 int cmd_watch(int argc, char **argv) {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
         const char *arg_config = CONFIG_DEFAULT_PATH;
-        int c;
-
-        opterr = 0;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
-                switch (c) {
-                case 'c':
-                        arg_config = optarg;
-                        break;
-                case 'h':
-                        help();
-                        return EXIT_OK;
-                case ':':
-                        log_error("watch: option '%s' needs a value: see 'pyspy-watch watch --help'", argv[optind - 1]);
-                        return EXIT_USAGE;
-                default:
-                        log_error("watch: unknown option '%s': see 'pyspy-watch watch --help'", argv[optind - 1]);
-                        return EXIT_USAGE;
-                }
-        }
-        if (optind < argc) {
-                log_error("watch: unexpected argument '%s': see 'pyspy-watch watch --help'", argv[optind]);
-                return EXIT_USAGE;
-        }
+        int pr = parse_config_argv("watch", argc, argv, help, &arg_config);
+        if (pr <= 0)
+                return pr < 0 ? EXIT_USAGE : EXIT_OK;
 
         Daemon d = {};
         if (load(arg_config, &d.config) < 0)

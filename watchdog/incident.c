@@ -703,12 +703,12 @@ int incident_dir_remove(int incidents_fd, const char *name) {
         return r;
 }
 
-int incident_cleanup_stale(const char *state_dir) {
+int incidents_dir_open(const char *state_dir, int *ret_fd, DIR **ret_dir) {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
-        struct dirent *de;
-        int n = 0, r = 0;
+        int r;
 
+        *ret_dir = NULL;
         if (asprintf(&path, "%s/incidents", state_dir) < 0)
                 return -ENOMEM;
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -717,12 +717,27 @@ int incident_cleanup_stale(const char *state_dir) {
         int dfd = dup(fd);
         if (dfd < 0)
                 return -errno;
-        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
+        DIR *d = fdopendir(dfd);
         if (!d) {
                 r = -errno;
                 (void) close(dfd);
                 return r;
         }
+        *ret_fd = TAKE_FD(fd);
+        *ret_dir = d;
+        return 0;
+}
+
+int incident_cleanup_stale(const char *state_dir) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int n = 0, r;
+
+        r = incidents_dir_open(state_dir, &fd, &d);
+        if (r < 0 || !d)
+                return r;
+        r = 0;
         while ((de = readdir(d))) {
                 if (strncmp(de->d_name, INCIDENT_TMP_PREFIX, strlen(INCIDENT_TMP_PREFIX)) != 0)
                         continue;

@@ -12,6 +12,7 @@
  * The module also reads back the few manifest.json fields `incidents list` shows, so the
  * format has one owner. Nothing here logs. */
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,6 +108,11 @@ int incident_commit(IncidentWriter *w, const IncidentSummary *s, const Watch *wa
 /* Removes the temporary directory and frees w. Takes NULL; returns NULL. */
 IncidentWriter *incident_abort(IncidentWriter *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(IncidentWriter *, incident_abort);
+
+/* Opens state_dir/incidents/ for listing: *ret_fd (O_DIRECTORY) and *ret_dir (a DIR over a
+ * duplicate of it), both owned by the caller. 0 with *ret_dir NULL when the directory does not
+ * exist (no incident yet); -errno otherwise. */
+int incidents_dir_open(const char *state_dir, int *ret_fd, DIR **ret_dir);
 
 /* Removes state_dir/incidents/.tmp-* left by a crash (call it at daemon start, before any
  * writer exists). Returns how many were removed, 0 when incidents/ does not exist. */

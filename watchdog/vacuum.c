@@ -60,27 +60,18 @@ static int bundle_compare(const void *a, const void *b) {
 }
 
 int vacuum_incidents(const char *state_dir, unsigned max_incidents, uint64_t max_bytes, const char *keep_id) {
-        _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
+        _cleanup_(closedirp) DIR *d = NULL;
         Bundle *bundles = NULL;
         size_t n = 0, count;
         uint64_t total = 0;
         struct dirent *de;
-        int removed = 0, r = 0;
+        int removed = 0, r;
 
-        if (asprintf(&path, "%s/incidents", state_dir) < 0)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        int dfd = dup(fd);
-        if (dfd < 0)
-                return -errno;
-        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
-        if (!d) {
-                (void) close(dfd);
-                return -ENOMEM;
-        }
+        r = incidents_dir_open(state_dir, &fd, &d);
+        if (r < 0 || !d)
+                return r;
+        r = 0;
 
         while ((de = readdir(d)) && n < VACUUM_ENTRIES_MAX) {
                 struct stat st;

@@ -17,6 +17,10 @@ int cmd_check_config(int argc, char **argv);
 int cmd_incidents(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 
+/* For verbs whose only option is -c CONFIG (and --help): parses argv into *config (left as is
+ * when not given). Returns 1 to go on, 0 when help was printed, -EINVAL after one usage line. */
+int parse_config_argv(const char *verb, int argc, char **argv, void (*help)(void), const char **config);
+
 /* Shared by the verbs: strict decimal pid (1 .. pid_max); -EINVAL otherwise. */
 int parse_pid(const char *s, pid_t *ret);
 
