@@ -59,7 +59,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import livecommon as lc  # noqa: E402
 
 HANG_TARGETS = os.path.join(lc.HERE, "hang_targets.py")
-OUT = os.environ.get("PYSPY_TEST_OUT") or os.path.join(lc.ROOT, "tests", "out", "watch")
+OUT = os.path.join(lc.ROOT, os.environ.get("PYSPY_TEST_OUT") or os.path.join("tests", "out", "watch"))
 
 HANG_AFTER = 1.5        # the target is healthy this long after "ready": the daemon attaches first
 HANG_WAIT = 8.0         # seconds after the hang began by which the hang line must have come
