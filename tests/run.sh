@@ -112,6 +112,8 @@ PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
         run live/test_check_config 120 python3 tests/live/test_check_config.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/watch" \
         run live/test_watch 300 python3 tests/live/test_watch.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/daemon" \
+        run live/test_daemon 180 python3 tests/live/test_daemon.py
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
@@ -128,6 +130,8 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
         run live-asan/test_check_config 300 python3 tests/live/test_check_config.py
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/watch" \
         run live-asan/test_watch 600 python3 tests/live/test_watch.py --quick
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/daemon" \
+        run live-asan/test_daemon 300 python3 tests/live/test_daemon.py
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,12 +52,18 @@
 /* How long an exec action may run before it is killed. */
 #define EXEC_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define MAX_EVENTS 64
+/* Targets whose next sample is due within this share one wake-up (a wake-up costs more than
+ * a sample on some machines). */
+#define BATCH_USEC (10 * USEC_PER_MSEC)
 /* Resolution rounds a new process may take to become a readable Python. */
 #define ATTACH_TRIES 3
 
 typedef struct ThreadReader {
         pid_t tid;
         ProcThreadReader *r;
+        bool seen;                  /* in the current sample */
+        ThreadSample last;          /* the counters last read, and when */
+        usec_t read_at;
 } ThreadReader;
 
 typedef struct Cooldown {
@@ -84,8 +91,20 @@ typedef struct Target {
         char last_incident[256];    /* named by recovered events */
 } Target;
 
+/* What a reload keeps of a target: its cooldowns and last incident, so a SIGHUP does not
+ * alert again for a stack already reported (the new targets start with fresh detectors). */
+typedef struct Carried {
+        char watch[WATCH_NAME_MAX + 1];
+        pid_t pid;
+        uint64_t start_time;
+        Cooldown cooldown[COOLDOWN_SLOTS];
+        char last_incident[256];
+} Carried;
+
 typedef struct Daemon {
         Config *config;
+        Carried *carried;           /* from before the last reload */
+        size_t n_carried;
         Target *targets[MAX_TARGETS];
         size_t n_targets;
         unsigned incidents;
@@ -240,6 +259,14 @@ static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
                 return;
         if (target_new(d, watch, pid, st, &t) < 0)
                 return;
+        for (size_t i = 0; i < d->n_carried; i++) {
+                const Carried *c = &d->carried[i];
+                if (c->pid == pid && c->start_time == st && strcmp(c->watch, d->config->watches[watch].name) == 0) {
+                        memcpy(t->cooldown, c->cooldown, sizeof(t->cooldown));
+                        memcpy(t->last_incident, c->last_incident, sizeof(t->last_incident));
+                        break;
+                }
+        }
         t->seen = true;
         d->targets[d->n_targets++] = t;
         (*attached)++;
@@ -358,10 +385,12 @@ static void resolve(Daemon *d, usec_t now) {
 
 /* ---- sampling --------------------------------------------------------------------------- */
 
-static ProcThreadReader *reader_get(Target *t, pid_t tid) {
+static ThreadReader *reader_get(Target *t, pid_t tid) {
         for (size_t i = 0; i < t->n_readers; i++)
-                if (t->readers[i].tid == tid)
-                        return t->readers[i].r;
+                if (t->readers[i].tid == tid) {
+                        t->readers[i].seen = true;
+                        return &t->readers[i];
+                }
         ProcThreadReader *r = NULL;
         if (procinfo_thread_open(t->pid, tid, &r) < 0)
                 return NULL;
@@ -371,8 +400,8 @@ static ProcThreadReader *reader_get(Target *t, pid_t tid) {
                 return NULL;
         }
         t->readers = n;
-        t->readers[t->n_readers++] = (ThreadReader) { tid, r };
-        return r;
+        t->readers[t->n_readers] = (ThreadReader) { .tid = tid, .r = r, .seen = true };
+        return &t->readers[t->n_readers++];
 }
 
 static void reader_drop(Target *t, pid_t tid) {
@@ -382,6 +411,30 @@ static void reader_drop(Target *t, pid_t tid) {
                         t->readers[i] = t->readers[--t->n_readers];
                         return;
                 }
+}
+
+/* Closes the /proc files of threads that were not in this (complete) sample: they exited. */
+static void readers_sweep(Target *t) {
+        for (size_t i = 0; i < t->n_readers;)
+                if (!t->readers[i].seen) {
+                        procinfo_thread_close(t->readers[i].r);
+                        t->readers[i] = t->readers[--t->n_readers];
+                } else
+                        t->readers[i++].seen = false;
+}
+
+/* A thread's kernel counters, read at most every `every`: they only ever grow, and the
+ * detector needs to know when a thread woke to within a fraction of stuck_after, not to the
+ * sample. Reading /proc/PID/task/TID/status is the daemon's most expensive step otherwise. */
+static int reader_counters(ThreadReader *tr, usec_t now, usec_t every, ThreadSample *ret) {
+        if (tr->read_at == 0 || now - tr->read_at >= every) {
+                int r = procinfo_thread_read(tr->r, &tr->last);
+                if (r < 0)
+                        return r;
+                tr->read_at = now;
+        }
+        *ret = tr->last;
+        return 0;
 }
 
 static void history_add(Daemon *d, Target *t, usec_t now) {
@@ -589,6 +642,8 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         bool paused = true;
         r = sampler_sample(t->sampler, flags, &d->capture);
         detector_rebase(t->detector);
+        for (size_t i = 0; i < t->n_readers; i++)
+                t->readers[i].read_at = 0;   /* fresh counters after our own pause */
         if (r < 0) {
                 paused = false;
                 snap = &d->snap;   /* the sample that showed the hang */
@@ -728,19 +783,22 @@ static void sample_target(Daemon *d, Target *t, usec_t now) {
         }
         if (r < 0)
                 return;   /* torn: the next sample will do */
+        usec_t every = MIN((usec_t) USEC_PER_SEC, w->stuck_after / 10);
         for (size_t i = 0; i < d->snap.n_threads && n_kernel < ELEMENTSOF(kernel); i++) {
                 pid_t tid = d->snap.threads[i].native_id;
                 ThreadSample ts;
-                ProcThreadReader *rd = tid > 0 ? reader_get(t, tid) : NULL;
+                ThreadReader *rd = tid > 0 ? reader_get(t, tid) : NULL;
                 if (!rd)
                         continue;
-                if (procinfo_thread_read(rd, &ts) < 0) {
+                if (reader_counters(rd, now, every, &ts) < 0) {
                         reader_drop(t, tid);
                         continue;
                 }
                 kernel[n_kernel++] = (ThreadKernel) { .tid = tid, .voluntary_switches = ts.voluntary_ctxt_switches,
                                                       .cpu_ticks = ts.utime + ts.stime, .valid = true };
         }
+        if (n_kernel < ELEMENTSOF(kernel))
+                readers_sweep(t);
         history_add(d, t, now);
         int n = detector_feed(t->detector, now, &d->snap, kernel, n_kernel, ev, ELEMENTSOF(ev));
         for (int i = 0; i < n; i++) {
@@ -814,6 +872,18 @@ int cmd_watch(int argc, char **argv) {
         (void) sigaction(SIGINT, &sa, NULL);
         sa.sa_handler = on_hup;
         (void) sigaction(SIGHUP, &sa, NULL);
+        /* Delivered only inside ppoll() below, which unblocks them atomically: a signal that
+         * arrives while the loop works (a /proc scan, a capture) cuts the next sleep short
+         * instead of waiting out a whole second. */
+        sigset_t block, unblocked;
+        sigemptyset(&block);
+        sigaddset(&block, SIGTERM);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &block, &unblocked);
+        sigdelset(&unblocked, SIGTERM);
+        sigdelset(&unblocked, SIGINT);
+        sigdelset(&unblocked, SIGHUP);
 
         (void) incident_cleanup_stale(d.config->state_dir);
         uint64_t watchdog_usec = 0;
@@ -833,6 +903,18 @@ int cmd_watch(int argc, char **argv) {
                                          arg_config, arg_config);
                                 send_error(NULL, 0, msg);
                         } else {
+                                free(d.carried);
+                                d.n_carried = 0;
+                                d.carried = calloc(MAX(d.n_targets, 1u), sizeof(Carried));
+                                for (size_t i = 0; d.carried && i < d.n_targets; i++) {
+                                        const Target *t = d.targets[i];
+                                        Carried *c = &d.carried[d.n_carried++];
+                                        snprintf(c->watch, sizeof(c->watch), "%s", d.config->watches[t->watch].name);
+                                        c->pid = t->pid;
+                                        c->start_time = t->start_time;
+                                        memcpy(c->cooldown, t->cooldown, sizeof(c->cooldown));
+                                        memcpy(c->last_incident, t->last_incident, sizeof(c->last_incident));
+                                }
                                 for (size_t i = 0; i < d.n_targets; i++)
                                         target_free(d.targets[i]);
                                 d.n_targets = 0;
@@ -846,7 +928,9 @@ int cmd_watch(int argc, char **argv) {
                         resolve(&d, now);
                 for (size_t i = 0; i < d.n_targets; i++) {
                         Target *t = d.targets[i];
-                        if (t->sampler && !t->failed && now >= t->next)
+                        /* Targets due within BATCH_USEC share this wake-up; each keeps its
+                         * own period, so its rate is unchanged. */
+                        if (t->sampler && !t->failed && now + BATCH_USEC >= t->next)
                                 sample_target(&d, t, now);
                 }
                 if (d.exec_child > 0) {
@@ -879,7 +963,7 @@ int cmd_watch(int argc, char **argv) {
                 if (next > now) {
                         usec_t u = MIN(next - now, (usec_t) USEC_PER_SEC);
                         struct timespec ts = { (time_t) (u / USEC_PER_SEC), (long) (u % USEC_PER_SEC) * 1000 };
-                        (void) nanosleep(&ts, NULL);
+                        (void) ppoll(NULL, 0, &ts, &unblocked);
                 }
         }
 
@@ -889,5 +973,6 @@ int cmd_watch(int argc, char **argv) {
         snapshot_done(&d.snap);
         snapshot_done(&d.capture);
         config_free(d.config);
+        free(d.carried);
         return EXIT_OK;
 }

@@ -24,6 +24,9 @@ int launch_program(char **argv, pid_t *ret_pid) {
                 return r;
         }
         if (pid == 0) {
+                sigset_t none;
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);   /* the daemon blocks SIGTERM/SIGHUP */
                 close(pipefd[0]);
                 execvp(argv[0], argv);
                 int e = errno;
