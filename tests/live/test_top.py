@@ -350,7 +350,7 @@ def test_plain(version, python, tmpdir):
         # OwnTime of the last snapshot (every sample so far) must put hot ahead of warm.
         if snaps:
             rows = table_rows(snaps[-1].splitlines())
-            own = dict((r[4], float(r[2].rstrip("s"))) for r in rows)
+            own = dict((r[4], float(r[2])) for r in rows)
             if not own.get("hot", 0) > own.get("warm", 0):
                 p.append("last snapshot: hot's OwnTime %r is not above warm's %r:\n%s"
                          % (own.get("hot"), own.get("warm"), snaps[-1]))
