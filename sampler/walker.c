@@ -60,7 +60,8 @@ struct Walker {
         PyObjCtx ctx;
         uint64_t errors;
 
-        CodeInfo **cache;            /* open addressing, WALKER_CODE_CACHE_SLOTS */
+        CodeInfo **cache;            /* open addressing, cache_slots (a power of two) */
+        size_t cache_slots;
         size_t cache_used;
 
         ThreadName *names;
@@ -130,19 +131,20 @@ static CodeInfo *codeinfo_free(CodeInfo *ci) {
 }
 
 static void cache_flush(Walker *w) {
-        for (size_t i = 0; i < WALKER_CODE_CACHE_SLOTS; i++)
+        for (size_t i = 0; i < w->cache_slots; i++)
                 w->cache[i] = codeinfo_free(w->cache[i]);
         w->cache_used = 0;
 }
 
-static size_t cache_slot(uint64_t addr) {
+static size_t cache_slot(uint64_t addr, size_t slots) {
         /* Code objects are 8-aligned; mix the bits so neighbours spread. */
         uint64_t h = addr * 0x9E3779B97F4A7C15ULL;
-        return (size_t) (h >> 40) & (WALKER_CODE_CACHE_SLOTS - 1);
+        return (size_t) (h >> 40) & (slots - 1);
 }
 
 static CodeInfo *cache_get(Walker *w, uint64_t addr) {
-        for (size_t i = cache_slot(addr), n = 0; n < WALKER_CODE_CACHE_SLOTS; n++, i = (i + 1) & (WALKER_CODE_CACHE_SLOTS - 1)) {
+        size_t mask = w->cache_slots - 1;
+        for (size_t i = cache_slot(addr, w->cache_slots), n = 0; n < w->cache_slots; n++, i = (i + 1) & mask) {
                 CodeInfo *ci = w->cache[i];
                 if (!ci)
                         return NULL;
@@ -154,12 +156,45 @@ static CodeInfo *cache_get(Walker *w, uint64_t addr) {
 
 /* Frames of the snapshot being filled point into cached entries, so the cache is flushed
  * only between samples (walker_sample), never here; a sample that fills it fails. */
+/* Doubles the table (a program's code objects number in the hundreds or thousands: most
+ * targets never need the maximum). Entries move; they are not freed. */
+static int cache_grow(Walker *w) {
+        size_t slots = w->cache_slots * 2;
+        CodeInfo **n = calloc(slots, sizeof(CodeInfo *));
+        CodeInfo **used = reallocarray(w->used, slots, sizeof(CodeInfo *));
+        if (!n || !used) {
+                free(n);
+                if (used)
+                        w->used = used;
+                return -ENOMEM;
+        }
+        w->used = used;
+        for (size_t i = 0; i < w->cache_slots; i++) {
+                CodeInfo *ci = w->cache[i];
+                if (!ci)
+                        continue;
+                size_t j = cache_slot(ci->addr, slots);
+                while (n[j])
+                        j = (j + 1) & (slots - 1);
+                n[j] = ci;
+        }
+        free(w->cache);
+        w->cache = n;
+        w->cache_slots = slots;
+        return 0;
+}
+
 static int cache_put(Walker *w, CodeInfo *ci) {
-        if (w->cache_used >= WALKER_CODE_CACHE_SLOTS - 1)
+        if (w->cache_used + 1 > w->cache_slots / 2 && w->cache_slots < WALKER_CODE_CACHE_SLOTS) {
+                int r = cache_grow(w);
+                if (r < 0)
+                        return r;
+        }
+        if (w->cache_used >= w->cache_slots - 1)
                 return -ENOBUFS;
-        size_t i = cache_slot(ci->addr);
+        size_t i = cache_slot(ci->addr, w->cache_slots);
         while (w->cache[i])
-                i = (i + 1) & (WALKER_CODE_CACHE_SLOTS - 1);
+                i = (i + 1) & (w->cache_slots - 1);
         w->cache[i] = ci;
         w->cache_used++;
         return 0;
@@ -253,7 +288,7 @@ static int code_get(Walker *w, uint64_t addr, CodeInfo **ret) {
                  * object taken its address since. Checked at the end of this sample. */
                 if (ci->checked != w->generation) {
                         ci->checked = w->generation;
-                        if (w->n_used < WALKER_CODE_CACHE_SLOTS)
+                        if (w->n_used < w->cache_slots)
                                 w->used[w->n_used++] = ci;
                 }
                 *ret = ci;
@@ -856,8 +891,9 @@ int walker_new(MemReader *mr, const PyOffsets *o, const uint64_t sym[_PYSYM_MAX]
         Walker *w = calloc(1, sizeof(Walker));
         if (!w)
                 return -ENOMEM;
-        w->cache = calloc(WALKER_CODE_CACHE_SLOTS, sizeof(CodeInfo *));
-        w->used = calloc(WALKER_CODE_CACHE_SLOTS, sizeof(CodeInfo *));
+        w->cache_slots = WALKER_CODE_CACHE_MIN;
+        w->cache = calloc(w->cache_slots, sizeof(CodeInfo *));
+        w->used = calloc(w->cache_slots, sizeof(CodeInfo *));
         w->validate_buf = malloc(WALKER_VALIDATE_BATCH * STRUCT_BUF);
         w->validate_regions = calloc(WALKER_VALIDATE_BATCH, sizeof(MemRegion));
         if (!w->cache || !w->used || !w->validate_buf || !w->validate_regions) {

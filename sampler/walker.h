@@ -40,7 +40,9 @@
 #define WALKER_MAX_CHUNK_BYTES (8u * 1024u * 1024u)
 /* Cached code objects re-checked per read system call (see cache_validate() in walker.c). */
 #define WALKER_VALIDATE_BATCH 64
-/* Decoded code objects kept; the cache is flushed when it is half full. */
+/* Decoded code objects kept: the table starts small and doubles up to the maximum, where it is
+ * flushed when half full. */
+#define WALKER_CODE_CACHE_MIN 256
 #define WALKER_CODE_CACHE_SLOTS 16384
 
 typedef struct Walker Walker;

@@ -55,6 +55,8 @@
 /* Targets whose next sample is due within this share one wake-up (a wake-up costs more than
  * a sample on some machines). */
 #define BATCH_USEC (10 * USEC_PER_MSEC)
+/* A thread found stuck this soon after an incident of its process joins that incident. */
+#define JOIN_USEC (2 * USEC_PER_SEC)
 /* Resolution rounds a new process may take to become a readable Python. */
 #define ATTACH_TRIES 3
 
@@ -89,6 +91,7 @@ typedef struct Target {
         size_t n_readers;
         Cooldown cooldown[COOLDOWN_SLOTS];
         char last_incident[256];    /* named by recovered events */
+        usec_t last_incident_at;    /* CLOCK_MONOTONIC */
 } Target;
 
 /* What a reload keeps of a target: its cooldowns and last incident, so a SIGHUP does not
@@ -110,6 +113,7 @@ typedef struct Daemon {
         unsigned incidents;
         usec_t next_resolve;
         Snapshot snap, capture;
+        pid_t capture_pid;          /* whose dump d->capture holds */
         bool unit_error_reported;
         pid_t exec_child;
         usec_t exec_deadline;
@@ -622,6 +626,33 @@ static void run_action(Daemon *d, const Watch *w, Target *t, pid_t tid, const ch
         d->exec_deadline = now_usec() + EXEC_TIMEOUT_USEC;
 }
 
+/* The alert: one per stuck thread, all naming the same incident. */
+static void send_hangs(Target *t, const Watch *w, const IncidentThread *threads, const DetectorEvent *const *stuck_ev,
+                       size_t n_stuck, const char *id, const char *bundle, usec_t now) {
+        char msg[1024];
+
+        for (size_t i = 0; i < n_stuck; i++) {
+                char stack[4096] = "";
+                size_t off = 0;
+                for (size_t k = 0; k < threads[i].n_stack && off < sizeof(stack); k++) {
+                        int m = snprintf(stack + off, sizeof(stack) - off, "%s%s", k ? "\n" : "", threads[i].stack[k]);
+                        if (m < 0)
+                                break;
+                        off += (size_t) m;
+                }
+                snprintf(msg, sizeof(msg), "Python process %d (%s) hung: thread %d stuck for %" PRIu64 "s (%s)",
+                         (int) t->pid, w->name, (int) threads[i].tid, (now - stuck_ev[i]->since) / USEC_PER_SEC,
+                         stuck_reason_to_string(stuck_ev[i]->reason));
+                Alert a = {
+                        .event = ALERT_HANG, .watch = w->name, .pid = t->pid, .tid = threads[i].tid,
+                        .thread = threads[i].name, .stuck_usec = now - stuck_ev[i]->since, .stack = stack,
+                        .incident = id, .bundle = bundle, .message = msg,
+                };
+                (void) alert_send(&a);
+                cooldown_set(t, stuck_ev[i]->signature, now);
+        }
+}
+
 static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, usec_t now) {
         const Watch *w = &d->config->watches[t->watch];
         const PyTarget *pt = sampler_target(t->sampler);
@@ -636,11 +667,36 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         size_t n_stuck = 0;
         int r;
 
+        /* Another thread of the same process stuck right after an incident (a deadlock's second
+         * party, seen a sample or two later): its stack is already in that incident's paused
+         * dump, and a new ID (to the second) could even be the same. Alert with that incident. */
+        if (t->last_incident[0] && now - t->last_incident_at < JOIN_USEC) {
+                snprintf(id, sizeof(id), "%s", t->last_incident);
+                char stackbuf[MAX_EVENTS][2048], bundle[4096];
+                const char *lines[MAX_EVENTS][32];
+                IncidentThread threads[MAX_EVENTS];
+                for (size_t i = 0; i < n_ev && n_stuck < MAX_EVENTS; i++) {
+                        const StackThread *st = find_thread(&d->snap, ev[i].thread_id);
+                        if (!st)
+                                continue;
+                        /* The name from the incident's dump (a plain sample carries none). */
+                        const StackThread *named = d->capture_pid == t->pid ? find_thread(&d->capture, ev[i].thread_id) : NULL;
+                        size_t nl = stack_lines(&d->snap, st, stackbuf[n_stuck], sizeof(stackbuf[n_stuck]), lines[n_stuck], 32);
+                        threads[n_stuck] = (IncidentThread) { .tid = st->native_id, .name = named ? named->name : NULL,
+                                                              .stack = lines[n_stuck], .n_stack = nl };
+                        stuck_ev[n_stuck++] = &ev[i];
+                }
+                snprintf(bundle, sizeof(bundle), "%s/incidents/%s", d->config->state_dir, id);
+                send_hangs(t, w, threads, stuck_ev, n_stuck, id, bundle, now);
+                return;
+        }
+
         /* 1. A paused dump with locals, at once: the stuck state may clear. */
         unsigned flags = SAMPLE_PAUSE | SAMPLE_NAMES | SAMPLE_IDLE | (w->locals ? SAMPLE_LOCALS : 0);
         const Snapshot *snap = &d->capture;
         bool paused = true;
         r = sampler_sample(t->sampler, flags, &d->capture);
+        d->capture_pid = r >= 0 ? t->pid : 0;
         detector_rebase(t->detector);
         for (size_t i = 0; i < t->n_readers; i++)
                 t->readers[i].read_at = 0;   /* fresh counters after our own pause */
@@ -738,29 +794,10 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         }
         d->incidents++;
         snprintf(t->last_incident, sizeof(t->last_incident), "%s", id);
+        t->last_incident_at = now;
         (void) vacuum_incidents(d->config->state_dir, d->config->max_incidents, d->config->max_incident_bytes, id);
 
-        /* The alert: one per stuck thread, all naming the same incident. */
-        for (size_t i = 0; i < n_stuck; i++) {
-                char stack[4096] = "";
-                size_t off = 0;
-                for (size_t k = 0; k < threads[i].n_stack && off < sizeof(stack); k++) {
-                        int m = snprintf(stack + off, sizeof(stack) - off, "%s%s", k ? "\n" : "", threads[i].stack[k]);
-                        if (m < 0)
-                                break;
-                        off += (size_t) m;
-                }
-                snprintf(msg, sizeof(msg), "Python process %d (%s) hung: thread %d stuck for %" PRIu64 "s (%s)",
-                         (int) t->pid, w->name, (int) threads[i].tid, (now - stuck_ev[i]->since) / USEC_PER_SEC,
-                         stuck_reason_to_string(stuck_ev[i]->reason));
-                Alert a = {
-                        .event = ALERT_HANG, .watch = w->name, .pid = t->pid, .tid = threads[i].tid,
-                        .thread = threads[i].name, .stuck_usec = now - stuck_ev[i]->since, .stack = stack,
-                        .incident = id, .bundle = bundle, .message = msg,
-                };
-                (void) alert_send(&a);
-                cooldown_set(t, stuck_ev[i]->signature, now);
-        }
+        send_hangs(t, w, threads, stuck_ev, n_stuck, id, bundle, now);
         run_action(d, w, t, threads[0].tid, id, bundle);
 }
 
