@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -303,6 +304,9 @@ static void target_attach(Daemon *d, Target *t) {
                 t->tries = 0;
         }
         int r = sampler_attach(t->pid, &t->sampler, detail, sizeof(detail));
+        /* Reading the interpreter's ELF symbols leaves freed heap behind (a static Python is a
+         * big file): hand it back, or a daemon watching many processes keeps megabytes of it. */
+        (void) malloc_trim(0);
         if (r >= 0) {
                 t->next = now_usec();
                 return;
