@@ -9,6 +9,8 @@
 /* Frames and stacks are interned in open-addressing tables of ids (0 = empty slot, id + 1
  * otherwise) that double when half full. */
 
+#define PCACHE_SIZE 128
+
 typedef struct Stack {
         ProfileStack pub;
         uint64_t hash;
@@ -31,6 +33,11 @@ struct Profile {
 
         uint32_t *stack_frames;      /* every stack's frame ids, concatenated */
         size_t n_stack_frames, a_stack_frames;
+
+        /* Frames by the identity of their strings: snapshots hand out the same pointers for the
+         * same code object sample after sample, so most lookups skip hashing the names. Every
+         * hit is checked against the strings themselves. */
+        struct { const char *function, *filename; int line; ProfileFrameKind kind; uint32_t id; bool used; } pcache[PCACHE_SIZE];
 
         uint32_t *scratch;           /* the stack being looked up */
         size_t a_scratch;
@@ -79,6 +86,7 @@ static void frames_free(Profile *p) {
 
 void profile_clear(Profile *p) {
         frames_free(p);
+        memset(p->pcache, 0, sizeof(p->pcache));
         p->n_stacks = p->n_stack_frames = 0;
         p->total = 0;
         if (p->frame_index)
@@ -143,8 +151,23 @@ static char *dup_or_null(const char *s) {
         return s ? strdup(s) : NULL;
 }
 
+static int64_t frame_intern_slow(Profile *p, const ProfileFrame *f);
+
 /* The id of frame f, interning a copy of it when new; -ENOMEM. */
 static int64_t frame_intern(Profile *p, const ProfileFrame *f) {
+        size_t slot = (size_t) ((((uintptr_t) f->function >> 3) ^ ((uintptr_t) f->filename >> 5) ^ (uintptr_t) f->line * 31) &
+                                (PCACHE_SIZE - 1));
+        __typeof__(p->pcache[0]) *e = &p->pcache[slot];
+        if (e->used && e->function == f->function && e->filename == f->filename && e->line == f->line &&
+            e->kind == f->kind && e->id < p->n_frames && frame_eq(&p->frames[e->id], f))
+                return e->id;
+        int64_t id = frame_intern_slow(p, f);
+        if (id >= 0)
+                *e = (__typeof__(*e)) { f->function, f->filename, f->line, f->kind, (uint32_t) id, true };
+        return id;
+}
+
+static int64_t frame_intern_slow(Profile *p, const ProfileFrame *f) {
         uint64_t h = frame_hash(f);
         int r = index_grow(&p->frame_index, &p->frame_index_size, p->n_frames, frame_hash_of, p);
         if (r < 0)

@@ -266,6 +266,8 @@ int sampler_sample(Sampler *s, unsigned flags, Snapshot *snap) {
                 wflags |= WALK_LOCALS;
         if (flags & SAMPLE_NAMES)
                 wflags |= WALK_NAMES;
+        if (flags & SAMPLE_NO_GIL)
+                wflags |= WALK_NO_GIL;
 
         bool need_tasks = (flags & SAMPLE_IDLE) || s->offsets.tstate.native_thread_id == OFF_NONE;
         if (need_tasks) {

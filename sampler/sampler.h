@@ -28,6 +28,7 @@ typedef enum SampleFlags {
         SAMPLE_PAUSE = 1 << 1,       /* ptrace-pause the target for the instant of the read */
         SAMPLE_NAMES = 1 << 2,       /* thread names from threading's registry */
         SAMPLE_IDLE = 1 << 3,        /* read each thread's kernel state to set StackThread.idle */
+        SAMPLE_NO_GIL = 1 << 4,      /* do not look for the GIL holder (StackThread.gil stays false) */
 } SampleFlags;
 
 /* Attaches to pid: finds the interpreter and its layout; does not pause. detail (len bytes,

@@ -760,7 +760,7 @@ static int walk_interp(Walker *w, uint64_t interp, unsigned flags, Snapshot *sna
         r = memreader_read_u64(w->mr, interp + o->interp.tstate_head, &tstate);
         if (r < 0)
                 return r;
-        uint64_t holder = gil_holder(w, interp);
+        uint64_t holder = (flags & WALK_NO_GIL) ? 0 : gil_holder(w, interp);
         if (flags & WALK_NAMES)
                 names_load(w, interp);
 

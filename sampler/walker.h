@@ -50,6 +50,7 @@ typedef struct Walker Walker;
 typedef enum WalkFlags {
         WALK_LOCALS = 1 << 0,   /* decode locals of every frame */
         WALK_NAMES = 1 << 1,    /* thread names from threading._active */
+        WALK_NO_GIL = 1 << 2,   /* skip finding the GIL holder (one read less per sample) */
 } WalkFlags;
 
 /* sym: the remote addresses of the roots and type objects (PyTarget.sym), copied. The reader

@@ -815,7 +815,8 @@ static void sample_target(Daemon *d, Target *t, usec_t now) {
         if (t->next < now)
                 t->next = now + USEC_PER_SEC / MAX(w->rate, 1u);   /* late: no burst */
 
-        int r = sampler_sample(t->sampler, 0, &d->snap);
+        /* The detector needs stacks and thread ids only. */
+        int r = sampler_sample(t->sampler, SAMPLE_NO_GIL, &d->snap);
         if (r == -ESRCH) {
                 target_lost(d, t, "exited");
                 t->sampler = sampler_free(t->sampler);

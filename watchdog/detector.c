@@ -90,16 +90,25 @@ static uint64_t hash_str(uint64_t h, const char *s) {
         return s ? hash_mix(h, s, strlen(s) + 1) : hash_mix(h, "\xff", 1);
 }
 
+static uint64_t mix64(uint64_t h, uint64_t v) {
+        /* splitmix64-style: one multiply per word, not one per byte. */
+        h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        h *= 0xbf58476d1ce4e5b9ULL;
+        return h ^ (h >> 31);
+}
+
 uint64_t detector_signature(const Snapshot *snap, const StackThread *t) {
         const StackFrame *f = snapshot_thread_frames(snap, t);
         uint64_t h = 0xcbf29ce484222325ULL;
 
+        /* A frame is its code object (the remote address the walker decoded, whose identity it
+         * re-checks every sample) and, but for the innermost frame (which may move between
+         * lines of its function: a loop), its line. Hashing words, not the names' bytes, keeps
+         * this cheap enough for every thread of every sample. */
         for (size_t i = 0; i < t->n_frames; i++) {
-                h = hash_str(h, f[i].function);
-                h = hash_str(h, f[i].filename);
-                /* The innermost frame may move between lines of its function (a loop). */
+                h = mix64(h, f[i].code_addr ? f[i].code_addr : hash_str(0, f[i].function) ^ hash_str(1, f[i].filename));
                 if (i > 0)
-                        h = hash_mix(h, &f[i].line, sizeof(f[i].line));
+                        h = mix64(h, (uint64_t) (uint32_t) f[i].line);
         }
         return h;
 }
