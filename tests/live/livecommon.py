@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -292,3 +293,28 @@ def proc_state_tid(pid, tid):
         return data[data.rindex(")") + 2]
     except (OSError, ValueError, IndexError):
         return None
+
+
+class StderrReader(threading.Thread):
+    """Collects a pipe's lines with their arrival (wall) time, and logs them to path."""
+
+    def __init__(self, pipe, path):
+        threading.Thread.__init__(self, daemon=True)
+        self.pipe, self.path = pipe, path
+        self.lines = []
+        self.lock = threading.Lock()
+        self.start()
+
+    def run(self):
+        with open(self.path, "w") as log:
+            for raw in iter(self.pipe.readline, b""):
+                t = time.time()
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                log.write("%.3f %s\n" % (t, line))
+                log.flush()
+                with self.lock:
+                    self.lines.append((t, line))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.lines)

@@ -96,29 +96,7 @@ def parse_alert(line):
     return fields
 
 
-class StderrReader(threading.Thread):
-    """Collects a pipe's lines with their arrival (wall) time, and logs them to path."""
-
-    def __init__(self, pipe, path):
-        threading.Thread.__init__(self, daemon=True)
-        self.pipe, self.path = pipe, path
-        self.lines = []
-        self.lock = threading.Lock()
-        self.start()
-
-    def run(self):
-        with open(self.path, "w") as log:
-            for raw in iter(self.pipe.readline, b""):
-                t = time.time()
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                log.write("%.3f %s\n" % (t, line))
-                log.flush()
-                with self.lock:
-                    self.lines.append((t, line))
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.lines)
+StderrReader = lc.StderrReader
 
 
 def read_line(fd, timeout):

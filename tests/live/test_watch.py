@@ -174,29 +174,7 @@ def read_line(fd, timeout):
     return buf.decode("utf-8", "replace").rstrip("\n")
 
 
-class StderrReader(threading.Thread):
-    """Collects the daemon's stderr lines with their arrival (wall) time."""
-
-    def __init__(self, pipe, path):
-        threading.Thread.__init__(self, daemon=True)
-        self.pipe, self.path = pipe, path
-        self.lines = []
-        self.lock = threading.Lock()
-        self.start()
-
-    def run(self):
-        with open(self.path, "w") as log:
-            for raw in iter(self.pipe.readline, b""):
-                t = time.time()
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                log.write("%.3f %s\n" % (t, line))
-                log.flush()
-                with self.lock:
-                    self.lines.append((t, line))
-
-    def snapshot(self):
-        with self.lock:
-            return list(self.lines)
+StderrReader = lc.StderrReader
 
 
 def write_config(path, state_dir, watch, pid):
