@@ -500,15 +500,21 @@ static int status_line(const char *line, size_t len, void *userdata) {
         return 0;
 }
 
-static void write_status(Capture *c) {
-        key(c, "status");
-        fputc('{', c->f);
+/* "name": OPEN ...one element per line of /proc/PID/<name>, by line_cb... CLOSE, or a gap. */
+static void write_file_section(Capture *c, const char *name, char open, char close, size_t max,
+                               LineFn line_cb) {
+        key(c, name);
+        fputc(open, c->f);
         c->first = true;
-        int r = file_for_each_line(c->dfd, "status", STATUS_BYTES_MAX, status_line, c);
-        fputc('}', c->f);
+        int r = file_for_each_line(c->dfd, name, max, line_cb, c);
+        fputc(close, c->f);
         c->first = false;
         if (r < 0)
-                gap(c, r, "status");
+                gap(c, r, "%s", name);
+}
+
+static void write_status(Capture *c) {
+        write_file_section(c, "status", '{', '}', STATUS_BYTES_MAX, status_line);
 }
 
 static void write_limit_value(FILE *f, const char *s) {
@@ -555,14 +561,7 @@ static int limits_line(const char *line, size_t len, void *userdata) {
 }
 
 static void write_limits(Capture *c) {
-        key(c, "limits");
-        fputc('[', c->f);
-        c->first = true;
-        int r = file_for_each_line(c->dfd, "limits", LIMITS_BYTES_MAX, limits_line, c);
-        fputc(']', c->f);
-        c->first = false;
-        if (r < 0)
-                gap(c, r, "limits");
+        write_file_section(c, "limits", '[', ']', LIMITS_BYTES_MAX, limits_line);
 }
 
 /* ---- threads ---- */

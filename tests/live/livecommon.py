@@ -5,6 +5,7 @@ interpreters, starting and always killing targets."""
 import atexit
 import glob
 import os
+import select
 import re
 import shutil
 import signal
@@ -318,3 +319,53 @@ class StderrReader(threading.Thread):
     def snapshot(self):
         with self.lock:
             return list(self.lines)
+
+
+# ---- the daemon's stderr (tests of `watch`) --------------------------------------------------
+
+FIELD_RE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def unquote(v):
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", v[1:-1])
+    return v
+
+
+def parse_alert(line):
+    """{'event': 'hang', 'pid': '123', ...} for a "pyspy-watch: EVENT: k=v ..." line, else None."""
+    m = re.match(r"^pyspy-watch: ([a-z-]+): (.*)$", line)
+    if not m:
+        return None
+    fields = {"event": m.group(1)}
+    for k, v in FIELD_RE.findall(m.group(2)):
+        fields[k] = unquote(v)
+    return fields
+
+
+def read_line(fd, timeout):
+    """One line from a pipe fd within timeout, or None."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            return None
+        chunk = os.read(fd, 1)
+        if not chunk:
+            return buf.decode("utf-8", "replace") or None
+        buf += chunk
+    return buf.decode("utf-8", "replace").rstrip("\n")
+
+
+def default_python():
+    """The interpreter the daemon tests run by default: pyenv's 3.11, else Debian's."""
+    cands = sorted(glob.glob(os.path.join(pyenv_root(), "versions", "3.11*", "bin", "python")))
+    cands += ["/usr/bin/python3.11", sys.executable]
+    for p in cands:
+        if os.path.exists(p) and interpreter_version(p):
+            return p
+    return None

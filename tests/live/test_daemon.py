@@ -80,41 +80,16 @@ _print_lock = threading.Lock()
 
 # ---- alert lines -------------------------------------------------------------------------------
 
-FIELD_RE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)')
+FIELD_RE = lc.FIELD_RE
 
 
-def parse_alert(line):
-    """{'event': 'hang', 'pid': '123', ...} for a "pyspy-watch: EVENT: k=v ..." line, else None."""
-    m = re.match(r"^pyspy-watch: ([a-z-]+): (.*)$", line)
-    if not m:
-        return None
-    fields = {"event": m.group(1)}
-    for k, v in FIELD_RE.findall(m.group(2)):
-        if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-            v = re.sub(r"\\(.)", r"\1", v[1:-1])
-        fields[k] = v
-    return fields
+parse_alert = lc.parse_alert
 
 
 StderrReader = lc.StderrReader
 
 
-def read_line(fd, timeout):
-    """One line from a pipe fd within timeout, or None."""
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        r, _, _ = select.select([fd], [], [], left)
-        if not r:
-            return None
-        chunk = os.read(fd, 1)
-        if not chunk:
-            return buf.decode("utf-8", "replace") or None
-        buf += chunk
-    return buf.decode("utf-8", "replace").rstrip("\n")
+read_line = lc.read_line
 
 
 def wait_until(pred, timeout, step=0.05):
@@ -889,13 +864,7 @@ def run_all(cases, parallel):
         t.join()
 
 
-def default_python():
-    cands = sorted(glob.glob(os.path.join(lc.pyenv_root(), "versions", "3.11*", "bin", "python")))
-    cands += ["/usr/bin/python3.11", sys.executable]
-    for p in cands:
-        if os.path.exists(p) and lc.interpreter_version(p):
-            return p
-    return None
+default_python = lc.default_python
 
 
 def main():
