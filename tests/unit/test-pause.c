@@ -294,28 +294,13 @@ static void check_python(void) {
                 "sys.stdout.flush()\n"
                 "time.sleep(60)\n";
         const char *python = "/usr/bin/python3.11";
-        int out[2];
-        char c;
 
         if (access(python, X_OK) < 0) {
                 printf("%s not installed, python pause skipped\n", python);
                 return;
         }
-        ASSERT_OK(pipe2(out, O_CLOEXEC));
-        pid_t pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                /* Dies with us, even when an assertion ends us early. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(out[1], STDOUT_FILENO);
-                execl(python, python, "-c", script, (char *) NULL);
-                _exit(127);
-        }
-        close(out[1]);
-        struct pollfd pfd = { .fd = out[0], .events = POLLIN };
-        ASSERT_EQ(poll(&pfd, 1, 20000), 1);
-        ASSERT_EQ(read(out[0], &c, 1), 1);
-        close(out[0]);
+        char line[16];
+        pid_t pid = spawn_python_line(python, script, line, sizeof(line));
 
         pause_many("python3.11", pid, 21, N_ITER);
         ASSERT_OK(kill(pid, 0));

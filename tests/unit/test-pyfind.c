@@ -17,9 +17,6 @@
 #include "pyfind.h"
 #include "tests.h"
 
-/* How long a spawned interpreter may take to start and print its version (a cold 2.7 with
- * site-packages on a loaded CI machine: well under this). */
-#define SPAWN_TIMEOUT_MSEC 20000
 
 /* Prints its version then sleeps: valid Python 2.7 and 3.x alike. */
 static const char script[] =
@@ -50,34 +47,7 @@ static void kill_and_reap(pid_t pid) {
 
 /* Spawns python running the script; reads its version line into line. */
 static pid_t spawn_python(const char *python, char *line, size_t len) {
-        int fds[2];
-        pid_t pid;
-
-        ASSERT_OK(pipe2(fds, O_CLOEXEC));
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                /* Dies with us, even when an assertion ends us early. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                dup2(fds[1], STDOUT_FILENO);
-                execl(python, python, "-c", script, (char *) NULL);
-                _exit(127);
-        }
-        close(fds[1]);
-
-        size_t n = 0;
-        while (n + 1 < len) {
-                struct pollfd p = { .fd = fds[0], .events = POLLIN };
-                ASSERT_TRUE(poll(&p, 1, SPAWN_TIMEOUT_MSEC) == 1);
-                ssize_t k = read(fds[0], line + n, 1);
-                ASSERT_TRUE(k == 1);
-                if (line[n] == '\n')
-                        break;
-                n++;
-        }
-        line[n] = 0;
-        close(fds[0]);
-        return pid;
+        return spawn_python_line(python, script, line, len);
 }
 
 /* Locates python and checks what it says about itself. Returns false if it is not there. */

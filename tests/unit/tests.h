@@ -13,6 +13,10 @@
 /* A pid that cannot exist: pid_max itself (pids are below it). */
 pid_t impossible_pid(void);
 
+/* Starts python -c script (killed when the test dies) and waits (up to 20 s) for the first
+ * line it prints, without the newline, into line (size len). Returns its pid. */
+pid_t spawn_python_line(const char *python, const char *script, char *line, size_t len);
+
 #define ASSERT_TRUE(expr)                                                                      \
         do {                                                                                   \
                 if (!(expr)) {                                                                 \
