@@ -17,6 +17,10 @@ CFLAGS ?= -O2 -g
 ifeq ($(SANITIZE),1)
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
+# FUZZ=1 (with CC=clang, O=build-fuzz: see `make fuzz`): libFuzzer's coverage on every object.
+ifeq ($(FUZZ),1)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Isampler -Ireport -Iwatchdog $(WARN) $(PKG_CFLAGS) $(SANFLAGS) $(CPPFLAGS) $(CFLAGS)
@@ -34,6 +38,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TESTLIB_SRC = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+FUZZERS = walker config linetable
 TESTLIB_OBJ = $(TESTLIB_SRC:%.c=$(O)/%.o)
 HEADERS = $(wildcard sampler/*.h sampler/python/*.h report/*.h watchdog/*.h tests/unit/*.h)
 
@@ -59,6 +64,45 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(TESTLIB_OBJ) $(O)/libpyspy.a
 
 unit-tests: $(UNIT_BIN)
 
+# ---- fuzzing (tests/fuzz/README.md) ----
+# The harnesses see the test helpers (synthetic images, fake processes).
+$(O)/tests/fuzz/%.o: ALL_CFLAGS += -Itests/unit -Itests/fuzz
+$(O)/tests/fuzz/%.o: tests/fuzz/fuzz.h
+FUZZ_COMMON_OBJ = $(O)/tests/fuzz/check.o $(TESTLIB_OBJ) $(O)/libpyspy.a
+
+# Each harness with replay.c's main(): any compiler, any sanitizer build; replays files.
+$(O)/tests/fuzz-%-replay: $(O)/tests/fuzz/fuzz-%.o $(O)/tests/fuzz/replay.o $(FUZZ_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Each harness with libFuzzer's main() (FUZZ=1 CC=clang only).
+$(O)/fuzz/fuzz-%: $(O)/tests/fuzz/fuzz-%.o $(FUZZ_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(O)/tests/gen-seeds: $(O)/tests/fuzz/gen-seeds.o $(FUZZ_COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+fuzz-replay: $(FUZZERS:%=$(O)/tests/fuzz-%-replay)
+fuzzers: $(FUZZERS:%=$(O)/fuzz/fuzz-%)
+
+# The libFuzzer build: clang, ASan+UBSan, coverage.
+fuzz-build:
+	$(MAKE) O=build-fuzz CC=clang FUZZ=1 WERROR=1 fuzzers
+
+# Runs every fuzzer for FUZZ_TIME seconds (default 10 minutes each), from the seed corpus.
+FUZZ_TIME ?= 600
+fuzz: deps fuzz-build
+	bash tests/fuzz/run.sh --time $(FUZZ_TIME)
+
+# Regenerates the seed corpus (after a change of fuzz.h's input format or of fakeproc.c).
+fuzz-seeds: $(O)/tests/gen-seeds
+	rm -rf tests/fuzz/corpus/walker tests/fuzz/corpus/linetable tests/fuzz/corpus/config
+	$(O)/tests/gen-seeds tests/fuzz/corpus
+	cp etc/pyspy-watch.ini tests/fuzz/corpus/config/pyspy-watch.ini
+	cp etc/demo.ini tests/fuzz/corpus/config/demo.ini
+
 # Installs the Debian packages the build and the tests need, when missing (CI: fresh machine).
 deps:
 	@bash tests/install-deps.sh
@@ -69,7 +113,8 @@ demo: deps
 
 check: deps
 	$(MAKE) WERROR=1 all unit-tests
-	$(MAKE) O=build-asan SANITIZE=1 WERROR=1 build-asan/pyspy-watch unit-tests
+	$(MAKE) O=build-asan SANITIZE=1 WERROR=1 build-asan/pyspy-watch unit-tests fuzz-replay
+	$(MAKE) fuzz-build
 	bash tests/run.sh
 
 $(O)/pyspy-watch.service: etc/pyspy-watch.service.in
@@ -87,9 +132,9 @@ install: all $(O)/pyspy-watch.service
 	if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog || true; fi
 
 clean:
-	rm -rf build build-asan pyspy-watch tests/out
+	rm -rf build build-asan build-fuzz pyspy-watch tests/out
 
-.PHONY: all check demo deps install clean unit-tests
+.PHONY: all check demo deps install clean unit-tests fuzz fuzz-build fuzz-replay fuzzers fuzz-seeds
 .DELETE_ON_ERROR:
 # Keep test objects between runs.
 .SECONDARY:

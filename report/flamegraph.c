@@ -386,7 +386,6 @@ static int write_frame(FILE *f, const Tree *t, const Layout *l, const Node *n) {
 static int write_title(FILE *f, const Profile *p, const FlamegraphOptions *opt, double width) {
         /* profile_info() hands out a writable pointer, for the recorder; we only read. */
         const ProfileInfo *info = profile_info((Profile *) p);
-        _cleanup_free_ char *cmd = NULL;
         uint64_t samples = info->samples ?: profile_total(p);
         double secs = info->end_usec > info->start_usec ?
                 (double) (info->end_usec - info->start_usec) / USEC_PER_SEC : 0;

@@ -68,5 +68,6 @@ StackLocal *snapshot_add_local(Snapshot *s);
 const char *snapshot_strndup(Snapshot *s, const char *str, size_t n);
 
 static inline const StackFrame *snapshot_thread_frames(const Snapshot *s, const StackThread *t) {
-        return s->frames + t->first_frame;
+        /* No frames at all: no array (and NULL + 0 is undefined in C). */
+        return s->frames ? s->frames + t->first_frame : s->frames;
 }

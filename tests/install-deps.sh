@@ -4,7 +4,7 @@
 # missing. Quiet when everything is there.
 set -euo pipefail
 need=()
-for p in gcc make pkg-config libelf-dev libsystemd-dev libinih-dev python3 procps chromium tmux; do
+for p in gcc make pkg-config libelf-dev libsystemd-dev libinih-dev python3 procps chromium tmux clang libclang-rt-14-dev; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -69,6 +69,20 @@ unit_tests build unit
 echo "== unit tests (build-asan)"
 unit_tests build-asan unit-asan
 
+echo "== fuzz corpus and past crashes, replayed (build-asan)"
+for h in walker config linetable; do
+        run "fuzz-replay/$h" 300 "build-asan/tests/fuzz-$h-replay" "tests/fuzz/corpus/$h" "tests/fuzz/regress/$h"
+done
+echo "== fuzzing (libFuzzer, ${PYSPY_FUZZ_TIME:=20} s each)"
+for h in walker config linetable; do
+        if [ -x "build-fuzz/fuzz/fuzz-$h" ]; then
+                run "fuzz/$h" $((PYSPY_FUZZ_TIME + 120)) bash tests/fuzz/run.sh --time "$PYSPY_FUZZ_TIME" "$h"
+        else
+                printf '%-44s SKIP  (build-fuzz/fuzz/fuzz-%s missing: make fuzz-build needs clang)\n' "fuzz/$h" "$h"
+                skipped+=("fuzz/$h")
+        fi
+done
+
 if [ -f tests/offsets/check-offsets.sh ]; then
         echo "== offsets"
         run offsets/check-offsets 300 bash tests/offsets/check-offsets.sh

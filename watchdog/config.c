@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "escape.h"
 #include "verbs.h"
 
 /* Why the limits have their values:
@@ -313,6 +314,21 @@ _printf_(3, 4) static void perr(Parser *p, unsigned line, const char *fmt, ...) 
                 p->oom = true;
                 return;
         }
+        /* Messages quote the file's own bytes: escaped for the terminal they are printed on,
+         * so that each stays one readable line whatever the file holds. */
+        char *safe = NULL;
+        size_t safe_len;
+        FILE *m = open_memstream(&safe, &safe_len);
+        if (!m || term_write_string(m, msg) < 0 || fclose(m) != 0) {
+                if (m)
+                        (void) fclose(m);
+                free(safe);
+                free(msg);
+                p->oom = true;
+                return;
+        }
+        free(msg);
+        msg = safe;
         n = reallocarray(p->errors->errors, p->errors->n + 1, sizeof(ConfigError));
         if (!n) {
                 free(msg);
@@ -1238,37 +1254,10 @@ static int check_permissions(Parser *p, const char *path, const struct stat *st)
         return r;
 }
 
-int config_load(const char *path, Config **ret, ConfigErrors *errors) {
+int config_parse(FILE *f, const char *path, Config **ret, ConfigErrors *errors) {
         _cleanup_(config_freep) Config *c = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
         Parser p = { .errors = errors };
-        struct stat st;
         int r;
-
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                r = -errno;
-                perr(&p, 0, "cannot read: %s: %s", strerror(-r),
-                     r == -ENOENT ? "create it (see pyspy-watch.ini(5)) or pass -c FILE"
-                     : r == -EACCES ? "run as root, or make it readable by this user"
-                                    : "check the path");
-                return p.oom ? -ENOMEM : r;
-        }
-        f = fdopen(fd, "re");
-        if (!f) {
-                r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode)) {
-                perr(&p, 0, "cannot read: not a regular file: pass the configuration file with -c FILE");
-                return p.oom ? -ENOMEM : -EINVAL;
-        }
-        r = check_permissions(&p, path, &st);
-        if (r < 0)
-                return p.oom ? -ENOMEM : r;
 
         c = calloc(1, sizeof(Config));
         if (!c)
@@ -1308,6 +1297,39 @@ int config_load(const char *path, Config **ret, ConfigErrors *errors) {
         }
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int config_load(const char *path, Config **ret, ConfigErrors *errors) {
+        _cleanup_fclose_ FILE *f = NULL;
+        Parser p = { .errors = errors };
+        struct stat st;
+        int r;
+
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                perr(&p, 0, "cannot read: %s: %s", strerror(-r),
+                     r == -ENOENT ? "create it (see pyspy-watch.ini(5)) or pass -c FILE"
+                     : r == -EACCES ? "run as root, or make it readable by this user"
+                                    : "check the path");
+                return p.oom ? -ENOMEM : r;
+        }
+        f = fdopen(fd, "re");
+        if (!f) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode)) {
+                perr(&p, 0, "cannot read: not a regular file: pass the configuration file with -c FILE");
+                return p.oom ? -ENOMEM : -EINVAL;
+        }
+        r = check_permissions(&p, path, &st);
+        if (r < 0)
+                return p.oom ? -ENOMEM : r;
+        return config_parse(f, path, ret, errors);
 }
 
 /* ---- printing ---- */

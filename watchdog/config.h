@@ -87,6 +87,9 @@ typedef struct ConfigErrors {
  * -ENOENT/-EACCES when the file cannot be read; -EPERM when it is writable by anyone but root
  * (the exec action runs as root), also listed in errors. */
 int config_load(const char *path, Config **ret, ConfigErrors *errors);
+/* The parsing half of config_load(), on a stream already open (no checks of the file's
+ * permissions); path names it in messages. For fuzzers and tests. */
+int config_parse(FILE *f, const char *path, Config **ret, ConfigErrors *errors);
 Config *config_free(Config *c);
 void config_errors_done(ConfigErrors *e);
 
