@@ -38,7 +38,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(O)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TESTLIB_SRC = $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
-FUZZERS = walker config linetable
+FUZZERS = walker config linetable elfsym
 TESTLIB_OBJ = $(TESTLIB_SRC:%.c=$(O)/%.o)
 HEADERS = $(wildcard sampler/*.h sampler/python/*.h report/*.h watchdog/*.h tests/unit/*.h)
 
@@ -98,10 +98,13 @@ fuzz: deps fuzz-build
 
 # Regenerates the seed corpus (after a change of fuzz.h's input format or of fakeproc.c).
 fuzz-seeds: $(O)/tests/gen-seeds
-	rm -rf tests/fuzz/corpus/walker tests/fuzz/corpus/linetable tests/fuzz/corpus/config
+	rm -rf tests/fuzz/corpus/walker tests/fuzz/corpus/linetable tests/fuzz/corpus/config tests/fuzz/corpus/elfsym
 	$(O)/tests/gen-seeds tests/fuzz/corpus
 	cp etc/pyspy-watch.ini tests/fuzz/corpus/config/pyspy-watch.ini
 	cp etc/demo.ini tests/fuzz/corpus/config/demo.ini
+	mkdir -p tests/fuzz/corpus/elfsym
+	$(CC) -shared -fPIC -Os -nostdlib -Wl,--build-id=none -Wl,-z,noseparate-code -o tests/fuzz/corpus/elfsym/shared.so tests/fuzz/elf-seed.c
+	strip -o tests/fuzz/corpus/elfsym/shared-stripped.so tests/fuzz/corpus/elfsym/shared.so
 
 # Installs the Debian packages the build and the tests need, when missing (CI: fresh machine).
 deps:

@@ -70,11 +70,11 @@ echo "== unit tests (build-asan)"
 unit_tests build-asan unit-asan
 
 echo "== fuzz corpus and past crashes, replayed (build-asan)"
-for h in walker config linetable; do
+for h in walker config linetable elfsym; do
         run "fuzz-replay/$h" 300 "build-asan/tests/fuzz-$h-replay" "tests/fuzz/corpus/$h" "tests/fuzz/regress/$h"
 done
 echo "== fuzzing (libFuzzer, ${PYSPY_FUZZ_TIME:=20} s each)"
-for h in walker config linetable; do
+for h in walker config linetable elfsym; do
         if [ -x "build-fuzz/fuzz/fuzz-$h" ]; then
                 run "fuzz/$h" $((PYSPY_FUZZ_TIME + 120)) bash tests/fuzz/run.sh --time "$PYSPY_FUZZ_TIME" "$h"
         else

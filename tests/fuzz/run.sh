@@ -26,10 +26,10 @@ while [ $# -gt 0 ]; do
         *) names+=("$1"); shift ;;
         esac
 done
-[ ${#names[@]} -gt 0 ] || names=(walker config linetable)
+[ ${#names[@]} -gt 0 ] || names=(walker config linetable elfsym)
 
 # Bigger inputs than libFuzzer's default 4 KiB: a fake process image is ~30 KiB.
-declare -A max_len=([walker]=131072 [config]=8192 [linetable]=4096)
+declare -A max_len=([walker]=131072 [config]=8192 [linetable]=4096 [elfsym]=65536)
 
 status=0
 for name in "${names[@]}"; do
