@@ -348,6 +348,49 @@ static void test_stale_code(const PyOffsets *o) {
         img_done(&f.img);
 }
 
+/* Thousands of distinct code objects in one stack: the code cache grows from its minimum,
+ * and past half its maximum is flushed before the next sample; names stay right. */
+static void test_many_codes(const PyOffsets *o, size_t n) {
+        Fake f;
+        Snapshot snap = SNAPSHOT_NULL;
+        _cleanup_(memreader_freep) MemReader *mr = NULL;
+        _cleanup_(walker_freep) Walker *w = NULL;
+        uint8_t lt[4] = { 0 };
+        char name[32];
+
+        fake_build(&f, o);
+        uint64_t top = 0;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "f%zu", i);
+                uint64_t code = img_put_code(&f.img, o, name, "/srv/many.py", (int) i + 1, lt, 0);
+                top = fake_put_frame(&f, code, top, NULL, 0);
+        }
+        if (o->frame_model == IFRAME_CFRAME) {
+                uint64_t cf = img_get_u64(&f.img, f.tstate[1] + o->tstate.frame);
+                img_put_u64(&f.img, cf + o->cframe.current_frame, top);
+        } else
+                img_put_u64(&f.img, f.tstate[1] + o->tstate.frame, top);
+
+        ASSERT_OK(img_reader(&f.img, &mr));
+        ASSERT_OK(walker_new(mr, o, f.img.sym, &w));
+        for (int round = 0; round < 3; round++) {
+                snapshot_reset(&snap);
+                ASSERT_OK(walker_sample(w, 0, &snap));
+                ASSERT_EQ(walker_errors(w), 0);
+                const StackThread *t1 = &snap.threads[1];
+                ASSERT_EQ(t1->n_frames, n);
+                ASSERT_TRUE(!t1->truncated);
+                const StackFrame *fr = snapshot_thread_frames(&snap, t1);
+                for (size_t i = 0; i < n; i++) {
+                        snprintf(name, sizeof(name), "f%zu", n - 1 - i);
+                        ASSERT_STREQ(fr[i].function, name);
+                }
+                ASSERT_EQ(snap.threads[0].n_frames, 3);
+        }
+        snapshot_done(&snap);
+        img_done(&f.img);
+}
+
 int main(void) {
         size_t n;
         const PyOffsets *rows = pyoffsets_all(&n);
@@ -362,7 +405,13 @@ int main(void) {
                 test_corrupt(o);
                 test_deep(o);
                 test_random_flips(o);
+                test_many_codes(o, 600);
                 printf("test-walker: Python %u.%u layout ok\n", o->major, o->minor);
         }
+        /* Past half the cache's maximum (flushed between samples), on one row of each frame
+         * model. */
+        test_many_codes(pyoffsets_lookup(2, 7), WALKER_CODE_CACHE_SLOTS / 2 + 500);
+        test_many_codes(pyoffsets_lookup(3, 11), WALKER_CODE_CACHE_SLOTS / 2 + 500);
+        test_many_codes(pyoffsets_lookup(3, 13), WALKER_CODE_CACHE_SLOTS / 2 + 500);
         return 0;
 }
