@@ -111,7 +111,7 @@ int json_write_stringn(FILE *f, const char *s, size_t n) {
                 } else if (cp == UTF8_INVALID) {
                         flush_run(f, &run, s + i, s + i + l);
                         (void) fputs("\\ufffd", f);
-                } else if (is_c0_or_del(cp) || is_c1(cp) || cp == 0x2028 || cp == 0x2029) {
+                } else if (is_c0_or_del(cp) || is_c1(cp) || is_layout_control(cp)) {
                         flush_run(f, &run, s + i, s + i + l);
                         (void) fprintf(f, "\\u%04x", (unsigned) cp);
                 }

@@ -21,9 +21,11 @@
 #include <stdio.h>
 
 /* A complete JSON string literal, quotes included; NULL is written as `null`.
- * Escaped: `"` and `\` as \" and \\; C0 controls, DEL, C1 controls (U+0080-U+009F) and
- * U+2028/U+2029 as \uXXXX (all legal raw in JSON, but hostile on a terminal that `cat`s the
- * file, or in JavaScript); each invalid sequence as \ufffd. Other valid UTF-8 passes through. */
+ * Escaped: `"` and `\` as \" and \\; C0 controls, DEL, C1 controls (U+0080-U+009F), U+2028/
+ * U+2029 and the bidirectional formatting characters term_write_string() shows escaped (all
+ * legal raw in JSON, but hostile on a terminal that `cat`s the file, or in JavaScript) as
+ * \uXXXX, which a JSON reader turns back into the same characters; each invalid sequence as
+ * \ufffd. Other valid UTF-8 passes through. */
 int json_write_string(FILE *f, const char *s);
 int json_write_stringn(FILE *f, const char *s, size_t n);
 
@@ -44,6 +46,8 @@ int term_write_stringn(FILE *f, const char *s, size_t n);
  * become &#9; &#10; &#13; (an attribute value would otherwise normalise them to spaces).
  * Characters XML 1.0 forbids (other C0 controls, U+FFFE, U+FFFF) and the ones HTML rejects
  * (DEL, C1 controls), like every invalid sequence, become &#xFFFD; rather than vanishing, so
- * a reader can tell something was there. NULL writes nothing. */
+ * a reader can tell something was there. Bidirectional formatting characters are legal text
+ * and kept: each label is an element of its own, which they cannot reach out of. NULL writes
+ * nothing. */
 int xml_write_string(FILE *f, const char *s);
 int xml_write_stringn(FILE *f, const char *s, size_t n);

@@ -292,7 +292,8 @@ static uint32_t utf8_decode(const uint32_t *b, size_t n, size_t *adv) {
 }
 
 /* Writes text as NUL-terminated UTF-8 into buf; -ENOBUFS when it did not fit (cut on a
- * character boundary). 2.7 str bytes are taken as UTF-8, invalid sequences replaced. */
+ * character boundary). 2.7 str bytes are taken as UTF-8, invalid sequences replaced. A NUL
+ * inside the text becomes U+FFFD: callers take buf as a C string, which would end there. */
 static int text_to_utf8(const Text *t, char *buf, size_t len) {
         size_t n = 0;
 
@@ -307,7 +308,7 @@ static int text_to_utf8(const Text *t, char *buf, size_t len) {
                         cp = utf8_decode(t->cp + i, t->n - i, &adv);
                 else
                         cp = t->cp[i];
-                l = utf8_encode(cp, u);
+                l = utf8_encode(cp ?: 0xfffd, u);
                 if (n + l > len - 1) {
                         buf[n] = 0;
                         return -ENOBUFS;

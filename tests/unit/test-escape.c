@@ -93,6 +93,25 @@ static bool no_raw_controls(const char *s, size_t n) {
         return true;
 }
 
+/* True when the bytes hold none of the bidi/line-breaking formatting characters raw: U+061C,
+ * U+200E/U+200F, U+2028-U+202E, U+2066-U+2069 (their UTF-8 forms). */
+static bool no_raw_layout(const char *s, size_t n) {
+        const uint8_t *p = (const uint8_t *) s;
+
+        for (size_t i = 0; i + 1 < n; i++) {
+                if (p[i] == 0xD8 && p[i + 1] == 0x9C)
+                        return false;
+                if (i + 2 >= n || p[i] != 0xE2)
+                        continue;
+                if (p[i + 1] == 0x80 &&
+                    (p[i + 2] == 0x8E || p[i + 2] == 0x8F || (p[i + 2] >= 0xA8 && p[i + 2] <= 0xAE)))
+                        return false;
+                if (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9)
+                        return false;
+        }
+        return true;
+}
+
 /* True when the bytes could sit in an XML attribute or text node: no markup characters, and
  * every '&' starts one of the references the writer emits. */
 static bool xml_safe(const char *s, size_t n) {
@@ -123,6 +142,7 @@ static void check_properties(const char *in, size_t n) {
         ASSERT_TRUE(jl >= 2 && j[0] == '"' && j[jl - 1] == '"');
         ASSERT_TRUE(utf8_valid(j, jl));
         ASSERT_TRUE(no_raw_controls(j, jl));
+        ASSERT_TRUE(no_raw_layout(j, jl));
         /* Inside the quotes, every '"' must be escaped. */
         for (size_t i = 1; i + 1 < jl; i++)
                 if (j[i] == '\\')
@@ -133,6 +153,7 @@ static void check_properties(const char *in, size_t n) {
         t = render_n(term_write_stringn, in, n, &tl);
         ASSERT_TRUE(utf8_valid(t, tl));
         ASSERT_TRUE(no_raw_controls(t, tl));
+        ASSERT_TRUE(no_raw_layout(t, tl));
 
         x = render_n(xml_write_stringn, in, n, &xl);
         ASSERT_TRUE(utf8_valid(x, xl));
@@ -158,6 +179,10 @@ static void test_json(void) {
         CHECK(json_write_string, "\xc2\x9b", "\"\\u009b\"");
         CHECK(json_write_string, "a\tb\nc\r\x7f\x01", "\"a\\u0009b\\u000ac\\u000d\\u007f\\u0001\"");
         CHECK(json_write_string, "\xe2\x80\xa8|\xe2\x80\xa9", "\"\\u2028|\\u2029\"");
+        /* "Trojan Source" characters too: `dump --json` is read on a terminal. */
+        CHECK(json_write_string, "user\xe2\x80\xae" "txt.exe", "\"user\\u202etxt.exe\"");
+        CHECK(json_write_string, "\xe2\x81\xa6x\xe2\x81\xa9\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f\xe2\x80\xaa",
+              "\"\\u2066x\\u2069\\u061c\\u200e\\u200f\\u202a\"");
         /* Valid UTF-8 passes through untouched: é, ☃, U+FFFD itself, 😀, U+10FFFF. */
         CHECK(json_write_string, "h\xc3\xa9 \xe2\x98\x83 \xef\xbf\xbd \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
               "\"h\xc3\xa9 \xe2\x98\x83 \xef\xbf\xbd \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"");
@@ -263,7 +288,8 @@ static void test_exhaustive(void) {
          * reproduces. */
         static const uint8_t alphabet[] = { 0x00, 0x1b, '"', '\\', '<', '&', '\'', 'a', 0x7f, 0x80,
                                             0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
-                                            0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff };
+                                            0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+                                            0x81, 0x9c, 0xa6, 0xae, 0xd8 };
         uint32_t seed = 12345;
         for (unsigned k = 0; k < 20000; k++) {
                 char buf[16];

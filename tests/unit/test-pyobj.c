@@ -483,6 +483,20 @@ static void test_layout(const PyOffsets *o) {
         check_str(c, b->s_bmp, "\xe4\xb8\xad\xe6\x96\x87");
         check_str(c, b->s_astral, "a\xf0\x9f\x98\x80");
         check_str(c, b->s_empty, "");
+        /* A NUL inside a name would end it for every C-string reader: it reads as U+FFFD. */
+        {
+                uint64_t s_nul = img_put_str(&img, o, PYSYM_TYPE_STR, "a\x01z");
+                /* The second code point, in 2.7's UCS4 buffer or after 3.x's ASCII header. */
+                if (o->str_model == STR_BYTES_27)
+                        img_put_u32(&img, img_get_u64(&img, s_nul + o->unicode.legacy_data) + 4, 0);
+                else
+                        img_put_u8(&img, s_nul + o->unicode.ascii_size + 1, 0);
+                _cleanup_(memreader_freep) MemReader *mr2 = NULL;
+                ASSERT_OK(img_reader(&img, &mr2));
+                PyObjCtx ctx2 = img_ctx(&img, o, mr2);
+                ASSERT_EQ(pyobj_read_str(&ctx2, s_nul, buf, sizeof(buf)), 5);
+                ASSERT_STREQ(buf, "a\xef\xbf\xbdz");
+        }
         ASSERT_EQ(pyobj_read_str(c, b->s_long, buf, sizeof(buf)), PYOBJ_STR_MAX);
         ASSERT_EQ(pyobj_read_str(c, b->s_ascii, buf, 4), -ENOBUFS);
         ASSERT_STREQ(buf, "hel");
