@@ -310,10 +310,15 @@ int profile_add_snapshot(Profile *p, pid_t pid, const Snapshot *snap, unsigned f
                         p->scratch[k++] = (uint32_t) id;
                 }
                 if (flags & PROFILE_THREADS) {
-                        if (th->name)
-                                snprintf(label, sizeof(label), "thread (0x%" PRIx64 ") \"%.256s\"", th->thread_id,
-                                         th->name);
-                        else
+                        if (th->name) {
+                                /* At most 256 bytes of the name, cut on a character boundary. */
+                                int n = (int) strnlen(th->name, 256);
+                                if (th->name[n] != 0)
+                                        while (n > 0 && ((unsigned char) th->name[n] & 0xc0) == 0x80)
+                                                n--;
+                                snprintf(label, sizeof(label), "thread (0x%" PRIx64 ") \"%.*s\"", th->thread_id,
+                                         n, th->name);
+                        } else
                                 snprintf(label, sizeof(label), "thread (0x%" PRIx64 ")", th->thread_id);
                         ProfileFrame tf = { .kind = PROFILE_FRAME_THREAD, .function = label };
                         int64_t id = frame_intern(p, &tf);
