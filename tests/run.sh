@@ -64,6 +64,9 @@ unit_tests() {
         [ $found -eq 1 ] || echo "(no unit tests in $dir/tests)"
 }
 
+echo "== sanitizers catch what they should"
+run sanitizers/canaries 120 bash tests/check-sanitizers.sh "$SAN_RE"
+
 echo "== unit tests (build)"
 unit_tests build unit
 echo "== unit tests (build-asan)"
