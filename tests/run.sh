@@ -131,6 +131,10 @@ PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/watch" \
         run live/test_watch 300 python3 tests/live/test_watch.py
 PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/daemon" \
         run live/test_daemon 180 python3 tests/live/test_daemon.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/faults" \
+        run live/test_faults 300 python3 tests/live/test_faults.py
+PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/hostile" \
+        run live/test_hostile 300 python3 tests/live/test_hostile.py
 
 echo "== live tests (build-asan/pyspy-watch)"
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
@@ -149,6 +153,10 @@ PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/watch" \
         run live-asan/test_watch 600 python3 tests/live/test_watch.py --quick
 PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/daemon" \
         run live-asan/test_daemon 300 python3 tests/live/test_daemon.py
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/faults" \
+        run live-asan/test_faults 600 python3 tests/live/test_faults.py --quick
+PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/hostile" \
+        run live-asan/test_hostile 600 python3 tests/live/test_hostile.py
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

@@ -9,11 +9,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/capability.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -22,6 +26,7 @@
 #include "config.h"
 #include "detector.h"
 #include "dump.h"
+#include "escape.h"
 #include "flamegraph.h"
 #include "folded.h"
 #include "incident.h"
@@ -45,6 +50,18 @@
  * processes appearing together are taken in over a few rounds, not in one long stall. */
 #define MAX_TARGETS 1024
 #define MAX_ATTACH_PER_ROUND 32
+/* While more are waiting, rounds come this often instead: each stays as short as before, and
+ * a thousand new processes are all watched within seconds rather than a minute. */
+#define RESOLVE_BACKLOG_USEC (250 * USEC_PER_MSEC)
+/* Open files: a watched process holds about three per thread (the sampler's stat file, the
+ * detector's stat and status files). A new one is attached only while this many would still
+ * be free for captures, /proc scans, the journal and exec actions. */
+#define FD_RESERVE 64
+#define FDS_PER_NEW_TARGET 4
+/* A hang whose bundle could not be written (a full or read-only state_dir) is tried again
+ * after stuck_after (at least RETRY_MIN), then twice as long each time, up to RETRY_MAX. */
+#define RETRY_MIN_USEC (1 * USEC_PER_SEC)
+#define RETRY_MAX_USEC (10 * 60 * USEC_PER_SEC)
 /* The history window is kept as this many profiles, each covering history/N: the oldest is
  * dropped whole, so memory stays bounded and no per-sample timestamps are kept. */
 #define HISTORY_BUCKETS 10
@@ -93,6 +110,8 @@ typedef struct Target {
         Cooldown cooldown[COOLDOWN_SLOTS];
         char last_incident[256];    /* named by recovered events */
         usec_t last_incident_at;    /* CLOCK_MONOTONIC */
+        usec_t retry_delay;         /* after a failed capture: the wait before the next try */
+        usec_t created;
 } Target;
 
 /* What a reload keeps of a target: its cooldowns and last incident, so a SIGHUP does not
@@ -116,6 +135,11 @@ typedef struct Daemon {
         Snapshot snap, capture;
         pid_t capture_pid;          /* whose dump d->capture holds */
         bool unit_error_reported;
+        long fd_room;               /* descriptors new targets may still take, this round */
+        bool backlog;               /* this round left matching processes for the next */
+        int crowded;                /* this round could not take every process: 0, EMFILE, E2BIG */
+        size_t crowded_watch;
+        bool crowded_reported;
         pid_t exec_child;
         usec_t exec_deadline;
 } Daemon;
@@ -167,7 +191,7 @@ static int target_new(Daemon *d, size_t watch, pid_t pid, uint64_t start_time, T
         t->watch = watch;
         t->pid = pid;
         t->start_time = start_time;
-        t->next = now_usec();
+        t->next = t->created = now_usec();
         DetectorOptions o = {
                 .stuck_after = w->stuck_after,
                 .main_only = w->threads == WATCH_THREADS_MAIN,
@@ -244,9 +268,17 @@ static void target_attach(Daemon *d, Target *t);
 
 static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
         uint64_t st;
-        if (pid == getpid() || procinfo_start_time(pid, &st) < 0)
+        if (pid == getpid())
                 return;
         Target *t = target_find(d, watch, pid);
+        int r = procinfo_start_time(pid, &st);
+        if (r < 0) {
+                /* Gone: dropped after the round. Anything else (out of file descriptors...)
+                 * says nothing about the process: keep what we have. */
+                if (t && r != -ESRCH)
+                        t->seen = true;
+                return;
+        }
         if (t && t->start_time != st) {
                 /* The pid now names another process: the old one is gone. */
                 target_lost(d, t, "exited (its pid was reused)");
@@ -260,8 +292,17 @@ static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
                 target_attach(d, t);
                 return;
         }
-        if (d->n_targets >= MAX_TARGETS || *attached >= MAX_ATTACH_PER_ROUND)
+        if (d->n_targets >= MAX_TARGETS || d->fd_room < FDS_PER_NEW_TARGET) {
+                if (!d->crowded) {
+                        d->crowded = d->n_targets >= MAX_TARGETS ? E2BIG : EMFILE;
+                        d->crowded_watch = watch;
+                }
                 return;
+        }
+        if (*attached >= MAX_ATTACH_PER_ROUND) {
+                d->backlog = true;
+                return;
+        }
         if (target_new(d, watch, pid, st, &t) < 0)
                 return;
         for (size_t i = 0; i < d->n_carried; i++) {
@@ -275,6 +316,7 @@ static void want(Daemon *d, size_t watch, pid_t pid, unsigned *attached) {
         t->seen = true;
         d->targets[d->n_targets++] = t;
         (*attached)++;
+        d->fd_room -= FDS_PER_NEW_TARGET;
 
         target_attach(d, t);
 }
@@ -284,6 +326,67 @@ static void read_exe(pid_t pid, char *buf, size_t len) {
         snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
         ssize_t n = readlink(path, buf, len - 1);
         buf[n > 0 ? n : 0] = 0;
+}
+
+/* 'Z' and its parent when pid is a zombie; its state letter otherwise, 0 when unreadable. */
+static char proc_state(pid_t pid, pid_t *ret_ppid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        /* comm may hold spaces and parentheses: the fields follow the last ')'. */
+        const char *p = strrchr(buf, ')');
+        char state;
+        int ppid;
+        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+                return 0;
+        if (ret_ppid)
+                *ret_ppid = (pid_t) ppid;
+        return state;
+}
+
+static bool have_cap_sys_ptrace(void) {
+        char line[256];
+        unsigned long long eff = 0;
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "CapEff: %llx", &eff) == 1)
+                        break;
+        return eff & (1ULL << CAP_SYS_PTRACE);
+}
+
+/* Why a process could not be read, for the daemon: the sampler's words say "run as root", and
+ * a daemon may be root already, without the capability. */
+static const char *attach_error(int r, pid_t pid, const char *detail, char *buf, size_t len) {
+        if (r == -EPERM || r == -EACCES) {
+                char path[64], owner[32] = "";
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+                if (stat(path, &st) >= 0)
+                        snprintf(owner, sizeof(owner), " (uid %u)", (unsigned) st.st_uid);
+                if (have_cap_sys_ptrace())
+                        snprintf(buf, len, "permission denied reading process %d%s although this daemon has CAP_SYS_PTRACE: a security module (Yama's kernel.yama.ptrace_scope = 3, SELinux, AppArmor) refuses it; allow ptrace there",
+                                 (int) pid, owner);
+                else if (geteuid() == 0)
+                        snprintf(buf, len, "permission denied reading process %d%s: this daemon runs as root but without CAP_SYS_PTRACE; keep CAP_SYS_PTRACE in its capabilities (the unit's CapabilityBoundingSet=)",
+                                 (int) pid, owner);
+                else
+                        snprintf(buf, len, "permission denied reading process %d%s: this daemon runs as uid %u without CAP_SYS_PTRACE; run it as root with CAP_SYS_PTRACE, or watch only processes of its own user",
+                                 (int) pid, owner, (unsigned) geteuid());
+                return buf;
+        }
+        pid_t ppid = 0;
+        if (r == -ESRCH && proc_state(pid, &ppid) == 'Z') {
+                snprintf(buf, len, "process %d is a zombie (it exited; its parent %d has not reaped it): there is nothing to read; fix the parent to wait() for its children, or watch another process",
+                         (int) pid, (int) ppid);
+                return buf;
+        }
+        return sampler_strerror(r, pid, detail, buf, len);
 }
 
 /* Attaches, or retries an attach that failed. A process seen a moment after its fork may not
@@ -312,13 +415,45 @@ static void target_attach(Daemon *d, Target *t) {
                 return;
         }
         t->tries++;
+        /* Every process is a zombie for a moment as it exits, until its parent reaps it: only
+         * one that stays one, over the tries and a resolution period, is worth an error. */
+        bool zombie = r == -ESRCH && proc_state(t->pid, NULL) == 'Z' && now_usec() - t->created >= RESOLVE_USEC;
         bool final = r == -EPERM || r == -EACCES || r == -EPROTONOSUPPORT || t->tries >= ATTACH_TRIES;
         if (!final)
                 return;
         t->failed = true;
         read_exe(t->pid, t->exe, sizeof(t->exe));
-        if (r != -ESRCH)
-                send_error(w, t->pid, sampler_strerror(r, t->pid, detail, msg, sizeof(msg)));
+        /* Gone is not an error (the drop says so); a zombie is still there, and says nothing. */
+        if (r != -ESRCH || zombie)
+                send_error(w, t->pid, attach_error(r, t->pid, detail, msg, sizeof(msg)));
+}
+
+/* The selector of watch wi could not be evaluated this round (a /proc scan or a pidfile read
+ * failed for want of memory or descriptors): its targets stay, unless they are gone. */
+static void keep_watch(Daemon *d, size_t wi) {
+        for (size_t i = 0; i < d->n_targets; i++) {
+                Target *t = d->targets[i];
+                uint64_t st;
+                if (t->watch != wi)
+                        continue;
+                int r = procinfo_start_time(t->pid, &st);
+                if (r != -ESRCH && (r < 0 || st == t->start_time))
+                        t->seen = true;
+        }
+}
+
+static long fds_free(void) {
+        struct rlimit rl;
+        long n = 0;
+        _cleanup_(closedirp) DIR *dir = opendir("/proc/self/fd");
+        if (!dir || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return 0;
+        for (struct dirent *de; (de = readdir(dir));)
+                if (de->d_name[0] != '.')
+                        n++;
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t) LONG_MAX)
+                return LONG_MAX;
+        return (long) rl.rlim_cur - n - FD_RESERVE;
 }
 
 static void resolve(Daemon *d, usec_t now) {
@@ -330,6 +465,9 @@ static void resolve(Daemon *d, usec_t now) {
 
         for (size_t i = 0; i < d->n_targets; i++)
                 d->targets[i]->seen = false;
+        d->fd_room = fds_free();
+        d->backlog = false;
+        d->crowded = 0;
 
         for (size_t wi = 0; wi < d->config->n_watches; wi++) {
                 const Watch *w = &d->config->watches[wi];
@@ -341,8 +479,11 @@ static void resolve(Daemon *d, usec_t now) {
                         break;
                 case SELECT_PIDFILE: {
                         pid_t pid;
-                        if (read_pidfile(w->selector_value, &pid) >= 0)
+                        int r = read_pidfile(w->selector_value, &pid);
+                        if (r >= 0)
                                 want(d, wi, pid, &attached);
+                        else if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+                                keep_watch(d, wi);
                         break;
                 }
                 case SELECT_UNIT: {
@@ -361,6 +502,8 @@ static void resolve(Daemon *d, usec_t now) {
                 case SELECT_MATCH: {
                         _cleanup_(closedirp) DIR *dir = opendir("/proc");
                         struct dirent *de;
+                        if (!dir)
+                                keep_watch(d, wi);
                         while (dir && (de = readdir(dir))) {
                                 pid_t pid;
                                 if (parse_pid(de->d_name, &pid) < 0)
@@ -380,7 +523,12 @@ static void resolve(Daemon *d, usec_t now) {
                 Target *t = d->targets[i];
                 if (!t->seen) {
                         uint64_t st;
-                        bool alive = procinfo_start_time(t->pid, &st) >= 0 && st == t->start_time;
+                        int r = procinfo_start_time(t->pid, &st);
+                        if (r < 0 && r != -ESRCH) {
+                                i++;   /* cannot tell now (out of descriptors?): next round */
+                                continue;
+                        }
+                        bool alive = r >= 0 && st == t->start_time;
                         if (!alive)
                                 target_lost(d, t, "exited");
                         target_free(t);
@@ -388,7 +536,23 @@ static void resolve(Daemon *d, usec_t now) {
                 } else
                         i++;
         }
-        d->next_resolve = now + RESOLVE_USEC;
+
+        /* Once per episode, not once per round: the limit stays reached. */
+        if (d->crowded && !d->crowded_reported) {
+                const Watch *w = &d->config->watches[d->crowded_watch];
+                char msg[512];
+                struct rlimit rl = {};
+                (void) getrlimit(RLIMIT_NOFILE, &rl);
+                if (d->crowded == E2BIG)
+                        snprintf(msg, sizeof(msg), "watch %s: more processes match than can be watched: at most %d are watched at once (%zu now); narrow the watches' selectors",
+                                 w->name, MAX_TARGETS, d->n_targets);
+                else
+                        snprintf(msg, sizeof(msg), "watch %s: more processes match than can be watched within the open-file limit (%llu; %zu processes watched): raise LimitNOFILE= for the daemon (a watched thread takes up to 3 files)",
+                                 w->name, (unsigned long long) rl.rlim_cur, d->n_targets);
+                send_error(w, 0, msg);
+        }
+        d->crowded_reported = d->crowded != 0;
+        d->next_resolve = now + (d->backlog ? RESOLVE_BACKLOG_USEC : RESOLVE_USEC);
 }
 
 /* ---- sampling --------------------------------------------------------------------------- */
@@ -522,18 +686,55 @@ static void redact(Snapshot *s, const Watch *w) {
 }
 
 /* "function (file:line)" lines, innermost first, into buf; pointers to each line in lines. */
+/* A name in a stack line: escaped for the terminal, so that no newline or escape sequence of
+ * the target's can split the line or fake a frame (the lines are joined with newlines for
+ * PYSPY_STACK, and with " <- " on stderr), and cut on a character boundary past
+ * STACK_NAME_MAX bytes, so that every frame fits its line. */
+#define STACK_NAME_MAX 512
+
+static void put_stack_name(FILE *m, const char *s) {
+        _cleanup_free_ char *esc = NULL;
+        size_t n = 0;
+        FILE *e = open_memstream(&esc, &n);
+
+        if (!e || term_write_string(e, s ? s : "?") < 0 || fclose(e) != 0) {
+                if (e)
+                        (void) fclose(e);
+                fputc('?', m);
+                return;
+        }
+        if (n <= STACK_NAME_MAX) {
+                fwrite(esc, 1, n, m);
+                return;
+        }
+        size_t cut = STACK_NAME_MAX;
+        while (cut > 0 && ((unsigned char) esc[cut] & 0xc0) == 0x80)
+                cut--;
+        fwrite(esc, 1, cut, m);
+        fputs("...", m);
+}
+
+/* The stuck thread's frames as "function (file:line)" lines, innermost first, in buf. */
 static size_t stack_lines(const Snapshot *s, const StackThread *t, char *buf, size_t len, const char **lines,
                           size_t max) {
         const StackFrame *f = snapshot_thread_frames(s, t);
         size_t n = 0, off = 0;
 
         for (size_t i = 0; i < t->n_frames && n < max && off < len; i++) {
-                int k = snprintf(buf + off, len - off, "%s (%s:%d)", f[i].function ? f[i].function : "?",
-                                 f[i].filename ? f[i].filename : "?", f[i].line);
-                if (k < 0 || (size_t) k >= len - off)
+                _cleanup_free_ char *line = NULL;
+                size_t k = 0;
+                FILE *m = open_memstream(&line, &k);
+                if (!m)
                         break;
+                put_stack_name(m, f[i].function);
+                fputs(" (", m);
+                put_stack_name(m, f[i].filename);
+                fprintf(m, ":%d)", f[i].line);
+                if (fclose(m) != 0 || k >= len - off)
+                        break;
+                memcpy(buf + off, line, k + 1);
                 lines[n++] = buf + off;
-                off += (size_t) k + 1;
+                off += k + 1;
         }
         return n;
 }
@@ -657,10 +858,47 @@ static void send_hangs(Target *t, const Watch *w, const IncidentThread *threads,
         }
 }
 
+/* What to do about a state_dir that cannot take a bundle, by cause. */
+static const char *state_dir_fix(int r) {
+        switch (r) {
+        case -ENOSPC:
+        case -EDQUOT:
+        case -EFBIG:
+                return "free space on its file system, or lower max_incidents or max_incident_bytes";
+        case -EROFS:
+                return "it is on a read-only file system: mount it read-write, or set state_dir to a writable directory (under systemd: StateDirectory= or ReadWritePaths=)";
+        case -EACCES:
+        case -EPERM:
+                return "the daemon may not write there: make it a directory owned by the daemon's user, mode 0700, not immutable (lsattr/chattr -i)";
+        case -ENOTDIR:
+        case -ENOENT:
+        case -ELOOP:
+                return "a part of its path is not a directory: set state_dir to a directory";
+        default:
+                return "check that state_dir is a writable directory with free space";
+        }
+}
+
+/* A hang whose bundle could not be written: one error event for this capture, and the hung
+ * threads are reported again (a new capture) later if they are still stuck, in case the disk
+ * has been fixed meanwhile. No hang event without its bundle: the error carries the news. */
+static void capture_failed(Daemon *d, Target *t, const Watch *w, const DetectorEvent *ev, size_t n_ev,
+                           const DetectorEvent *first, int r, usec_t now) {
+        char msg[1024];
+
+        t->retry_delay = MIN(t->retry_delay == 0 ? MAX(w->stuck_after, RETRY_MIN_USEC) : t->retry_delay * 2, RETRY_MAX_USEC);
+        for (size_t i = 0; i < n_ev; i++)
+                detector_rearm(t->detector, ev[i].thread_id, now + t->retry_delay);
+        snprintf(msg, sizeof(msg), "watch %s: Python process %d hung (thread %d stuck for %" PRIu64 "s), but its incident bundle could not be written under %s/incidents: %s: %s; trying again in %" PRIu64 "s",
+                 w->name, (int) t->pid, (int) first->native_id, (now - first->since) / USEC_PER_SEC, d->config->state_dir,
+                 strerror(-r), state_dir_fix(r), t->retry_delay / USEC_PER_SEC);
+        send_error(w, t->pid, msg);
+}
+
 static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, usec_t now) {
         const Watch *w = &d->config->watches[t->watch];
         const PyTarget *pt = sampler_target(t->sampler);
-        char cmdline[4096], id[256], msg[1024];
+        char cmdline[4096], id[256];
         _cleanup_free_ char *procjson = NULL;
         size_t procjson_len = 0;
         _cleanup_(profile_freep) Profile *hist = NULL;
@@ -743,9 +981,7 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         if (r >= 0)
                 r = incident_writer_new(d->config->state_dir, id, &iw);
         if (r < 0) {
-                snprintf(msg, sizeof(msg), "watch %s: cannot write an incident bundle under %s: %s: check the state directory exists, is writable and has space",
-                         w->name, d->config->state_dir, strerror(-r));
-                send_error(w, t->pid, msg);
+                capture_failed(d, t, w, ev, n_ev, stuck_ev[0], r, now);
                 return;
         }
         DumpInfo info = { .pid = t->pid, .cmdline = cmdline, .python_version = pt->version, .executable = pt->executable };
@@ -791,11 +1027,10 @@ static void capture(Daemon *d, Target *t, const DetectorEvent *ev, size_t n_ev, 
         if (r >= 0)
                 r = incident_commit(TAKE_PTR(iw), &sum, w, PYSPY_WATCH_VERSION);
         if (r < 0) {
-                snprintf(msg, sizeof(msg), "watch %s: writing incident %s failed: %s: nothing was kept; check the state directory's space and permissions",
-                         w->name, id, strerror(-r));
-                send_error(w, t->pid, msg);
+                capture_failed(d, t, w, ev, n_ev, stuck_ev[0], r, now);
                 return;
         }
+        t->retry_delay = 0;
         d->incidents++;
         snprintf(t->last_incident, sizeof(t->last_incident), "%s", id);
         t->last_incident_at = now;
@@ -862,13 +1097,37 @@ static void sample_target(Daemon *d, Target *t, usec_t now) {
 
 /* ---- the loop --------------------------------------------------------------------------- */
 
-static void notify_status(Daemon *d) {
+/* STATUS= every 5 s, and within a second of a change in what is watched (many processes
+ * coming or going at once). */
+static void notify_status(Daemon *d, usec_t now, usec_t *next) {
+        static size_t last_live = SIZE_MAX;
+        static unsigned last_incidents;
         size_t live = 0;
         for (size_t i = 0; i < d->n_targets; i++)
                 if (d->targets[i]->sampler)
                         live++;
+        bool changed = live != last_live || d->incidents != last_incidents;
+        if (now < *next && !(changed && now + 4 * USEC_PER_SEC >= *next))
+                return;
         (void) sd_notifyf(0, "STATUS=Watching %zu processes (%zu watches), %u incidents", live,
                           d->config->n_watches, d->incidents);
+        last_live = live;
+        last_incidents = d->incidents;
+        *next = now + 5 * USEC_PER_SEC;
+}
+
+/* A state_dir that cannot take bundles is not a reason to stop watching: hangs are still
+ * detected and reported (as errors naming the cause, then as hangs with their bundle once one
+ * can be written), as journald keeps logging when /var/log/journal is not writable. Said once
+ * at start (and after a reload that moves it), not found out at the first hang. */
+static void check_state_dir(const Config *c) {
+        char msg[1024];
+        int r = incident_dir_probe(c->state_dir);
+        if (r >= 0)
+                return;
+        snprintf(msg, sizeof(msg), "state directory %s cannot hold incident bundles: %s: %s; watching anyway, hangs are reported as errors until a bundle can be written",
+                 c->state_dir, strerror(-r), state_dir_fix(r));
+        send_error(NULL, 0, msg);
 }
 
 static int load(const char *path, Config **ret) {
@@ -927,7 +1186,11 @@ int cmd_watch(int argc, char **argv) {
         sigdelset(&unblocked, SIGINT);
         sigdelset(&unblocked, SIGHUP);
 
+        /* Many watched processes take many descriptors (see FD_RESERVE); systemd's default soft
+         * limit is 1024. A unit that forbids setrlimit() keeps it: the budget then applies. */
+        (void) launch_raise_nofile();
         (void) incident_cleanup_stale(d.config->state_dir);
+        check_state_dir(d.config);
         uint64_t watchdog_usec = 0;
         bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
         usec_t next_watchdog = 0, next_status = 0;
@@ -960,9 +1223,12 @@ int cmd_watch(int argc, char **argv) {
                                 for (size_t i = 0; i < d.n_targets; i++)
                                         target_free(d.targets[i]);
                                 d.n_targets = 0;
+                                bool moved = !streq_ptr(nc->state_dir, d.config->state_dir);
                                 config_free(d.config);
                                 d.config = nc;
                                 d.next_resolve = 0;
+                                if (moved)
+                                        check_state_dir(d.config);
                         }
                         (void) sd_notify(0, "READY=1");
                 }
@@ -989,10 +1255,7 @@ int cmd_watch(int argc, char **argv) {
                         (void) sd_notify(0, "WATCHDOG=1");
                         next_watchdog = now + watchdog_usec / 2;
                 }
-                if (now >= next_status) {
-                        notify_status(&d);
-                        next_status = now + 5 * USEC_PER_SEC;
-                }
+                notify_status(&d, now, &next_status);
 
                 /* Sleep until the earliest deadline; a signal cuts it short. */
                 usec_t next = d.next_resolve;

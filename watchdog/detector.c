@@ -28,12 +28,13 @@ typedef struct Tracked {
         bool rebase;            /* the next counters are a new baseline, not a wake-up */
         bool stuck;
         StuckReason reason;
+        usec_t hold_until;      /* detector_rearm(): not reported stuck again before this */
 } Tracked;
 
 struct Detector {
         DetectorOptions opt;
-        Tracked *threads;
-        size_t n;
+        Tracked *threads;       /* grown on demand: most processes have a few threads */
+        size_t n, n_allocated;
         size_t n_stuck;
 };
 
@@ -53,11 +54,6 @@ int detector_new(const DetectorOptions *opt, Detector **ret) {
         d->opt = *opt;
         if (d->opt.clock_ticks == 0)
                 d->opt.clock_ticks = 100;
-        d->threads = calloc(DETECTOR_MAX_THREADS, sizeof(Tracked));
-        if (!d->threads) {
-                free(d);
-                return -ENOMEM;
-        }
         *ret = d;
         return 0;
 }
@@ -73,6 +69,20 @@ Detector *detector_free(Detector *d) {
 void detector_rebase(Detector *d) {
         for (size_t i = 0; i < d->n; i++)
                 d->threads[i].rebase = true;
+}
+
+void detector_rearm(Detector *d, uint64_t thread_id, usec_t not_before) {
+        for (size_t i = 0; i < d->n; i++) {
+                Tracked *t = &d->threads[i];
+                if (t->thread_id != thread_id)
+                        continue;
+                if (t->stuck) {
+                        t->stuck = false;
+                        d->n_stuck--;
+                }
+                t->hold_until = not_before;
+                return;
+        }
 }
 
 size_t detector_n_stuck(const Detector *d) {
@@ -184,10 +194,34 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                 if (d->opt.main_only && st->native_id != d->opt.pid)
                         continue;
                 Tracked *t = tracked_find(d, st->thread_id);
-                bool fresh = !t;
+                bool reused = false;
+                if (t && t->native_id > 0 && st->native_id > 0 && t->native_id != st->native_id) {
+                        /* Another thread under the same thread id: glibc hands a finished
+                         * thread's stack, and so its pthread_t, to the next thread it starts.
+                         * Nothing of the old thread's clocks, counters or stuck state applies
+                         * (a worker that exited must not make its successor look asleep for
+                         * the old one's whole span); the old thread exited, it did not move. */
+                        if (t->stuck)
+                                d->n_stuck--;
+                        *t = (Tracked) { .thread_id = st->thread_id, .since = now, .last_wake = now, .last_idle = now };
+                        t->signature = st->n_frames && !st->truncated ? detector_signature(snap, st) : 0;
+                        reused = true;
+                }
+                bool fresh = !t || reused;
                 if (!t) {
                         if (d->n >= DETECTOR_MAX_THREADS)
                                 continue;
+                        if (d->n >= d->n_allocated) {
+                                /* Not calloc(DETECTOR_MAX_THREADS) up front: that is half a
+                                 * megabyte per target, and once glibc has raised its mmap
+                                 * threshold it comes from the heap, zeroed, resident. */
+                                size_t na = MIN(MAX(d->n_allocated * 2, (size_t) 8), (size_t) DETECTOR_MAX_THREADS);
+                                Tracked *nt = reallocarray(d->threads, na, sizeof(Tracked));
+                                if (!nt)
+                                        return -ENOMEM;
+                                d->threads = nt;
+                                d->n_allocated = na;
+                        }
                         t = &d->threads[d->n++];
                         *t = (Tracked) { .thread_id = st->thread_id, .since = now, .last_wake = now, .last_idle = now };
                         t->signature = st->n_frames && !st->truncated ? detector_signature(snap, st) : 0;
@@ -218,11 +252,12 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
                         }
                         t->signature = sig;
                         t->since = now;
+                        t->hold_until = 0;
                         t->since_cpu = t->last_cpu;
                         t->since_cpu_valid = k != NULL;
                         continue;
                 }
-                if (t->stuck || now - t->since < d->opt.stuck_after)
+                if (t->stuck || now - t->since < d->opt.stuck_after || now < t->hold_until)
                         continue;
 
                 usec_t quiet = now - MAX(t->last_wake, t->since);

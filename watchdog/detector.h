@@ -80,6 +80,11 @@ int detector_feed(Detector *d, usec_t now, const Snapshot *snap, const ThreadKer
  * wake-ups, which would restart every thread's clock. */
 void detector_rebase(Detector *d);
 
+/* The hang of thread_id could not be dealt with (its incident bundle could not be written):
+ * forget that it was reported, and report it again, if it is still stuck at the same stack,
+ * on the first sample at or after not_before. A move of its stack cancels this. */
+void detector_rearm(Detector *d, uint64_t thread_id, usec_t not_before);
+
 /* Threads currently considered stuck. */
 size_t detector_n_stuck(const Detector *d);
 

@@ -751,6 +751,31 @@ int incident_cleanup_stale(const char *state_dir) {
         return n > 0 ? n : r;
 }
 
+int incident_dir_probe(const char *state_dir) {
+        _cleanup_free_ char *incidents = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char name[sizeof(INCIDENT_TMP_PREFIX) + 32];
+        int r;
+
+        if (!state_dir || !*state_dir)
+                return -EINVAL;
+        if (asprintf(&incidents, "%s/incidents", state_dir) < 0)
+                return -ENOMEM;
+        r = mkdir_p(incidents, 0700);
+        if (r < 0)
+                return r;
+        fd = open(incidents, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* A .tmp- name: if we die right here, the next start's cleanup removes it. */
+        snprintf(name, sizeof(name), INCIDENT_TMP_PREFIX "probe-%d", (int) getpid());
+        if (mkdirat(fd, name, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (unlinkat(fd, name, AT_REMOVEDIR) < 0)
+                return -errno;
+        return 0;
+}
+
 /* -------------------------------------------------------------------------------------------
  * Reading manifest.json back: a small recursive-descent scanner that walks the whole
  * document (so a damaged one is rejected) and keeps only the scalars the list shows. */

@@ -118,6 +118,12 @@ int incidents_dir_open(const char *state_dir, int *ret_fd, DIR **ret_dir);
  * writer exists). Returns how many were removed, 0 when incidents/ does not exist. */
 int incident_cleanup_stale(const char *state_dir);
 
+/* Whether a bundle can be made under state_dir/incidents now: creates incidents/ if needed,
+ * then a .tmp- directory in it, and removes that again. 0, or the -errno a writer would get
+ * (-EROFS, -EACCES, -EPERM for an immutable directory, -ENOTDIR, -ENOSPC...). Space for the
+ * files is not checked: a full file system still lets a directory be made on some (tmpfs). */
+int incident_dir_probe(const char *state_dir);
+
 /* Removes the bundle directory name below incidents_fd: its regular files, then itself. It
  * descends nowhere: a directory holding anything but regular files (not something we wrote)
  * is left alone with -ENOTEMPTY, before anything is deleted. */

@@ -4,10 +4,31 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "launch.h"
+
+/* The open-file limit we were started with, when launch_raise_nofile() raised it: programs we
+ * start get it back (one that uses select() breaks past 1024 descriptors). */
+static struct rlimit saved_nofile;
+static bool nofile_raised;
+
+int launch_raise_nofile(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return -errno;
+        if (rl.rlim_cur >= rl.rlim_max)
+                return 0;
+        struct rlimit raised = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+                return -errno;
+        saved_nofile = rl;
+        nofile_raised = true;
+        return 1;
+}
 
 int launch_program(char **argv, pid_t *ret_pid) {
         int pipefd[2];
@@ -27,6 +48,8 @@ int launch_program(char **argv, pid_t *ret_pid) {
                 sigset_t none;
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);   /* the daemon blocks SIGTERM/SIGHUP */
+                if (nofile_raised)
+                        (void) setrlimit(RLIMIT_NOFILE, &saved_nofile);
                 close(pipefd[0]);
                 execvp(argv[0], argv);
                 int e = errno;

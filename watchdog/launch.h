@@ -10,6 +10,12 @@
 #include "macro.h"
 #include "sampler.h"
 
+/* Raises the soft open-file limit to the hard one, as systemd advises a program that needs many
+ * descriptors (and uses no select()) to do: its default soft limit is 1024. Programs started
+ * by launch_program() afterwards get the original limit back. 1 raised, 0 already at the hard
+ * limit, -errno. */
+int launch_raise_nofile(void);
+
 /* Forks and execs argv[0] (searched in PATH) with argv. The child keeps our stdin/stdout/
  * stderr. -errno if the fork failed, -ENOENT/-EACCES if the exec did (reported through a
  * close-on-exec pipe, so no child is left behind). */

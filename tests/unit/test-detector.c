@@ -272,6 +272,58 @@ static void test_signature(void) {
         snapshot_done(&s);
 }
 
+/* A hang whose bundle could not be written is re-armed: reported again, still stuck, once the
+ * retry time has come, and not before; a move in between cancels the retry. */
+static void test_rearm(void) {
+        Sim sim;
+        sim_init(&sim, false, NULL);
+        for (int i = 0; i < 4 * RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
+        ASSERT_EQ(sim.n_hang, 1);
+        detector_rearm(sim.d, 1, sim.now + 2 * USEC_PER_SEC);
+        ASSERT_EQ(detector_n_stuck(sim.d), 0);
+        /* Samples at +0 s, +0.2 s ... +1.8 s: before the retry time. */
+        for (int i = 0; i < 2 * RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
+        ASSERT_EQ(sim.n_hang, 1);
+        sim_step(&sim, blocked_stack, 3, 42, 7, true, false);   /* +2 s */
+        ASSERT_EQ(sim.n_hang, 2);
+        ASSERT_EQ(sim.n_recovered, 0);
+
+        /* Re-armed, then it moves: no second report until a full stuck_after at the new
+         * place. */
+        detector_rearm(sim.d, 1, sim.now + USEC_PER_SEC);
+        Frame moved[] = { { "handle", "/srv/app.py", 41 }, { "main", "/srv/app.py", 12 } };
+        sim_step(&sim, moved, 2, 43, 8, true, false);
+        ASSERT_EQ(sim.n_recovered, 0);
+        for (int i = 0; i < 3 * RATE - 2; i++)
+                sim_step(&sim, moved, 2, 43, 8, true, false);
+        ASSERT_EQ(sim.n_hang, 2);
+        for (int i = 0; i < 3; i++)
+                sim_step(&sim, moved, 2, 43, 8, true, false);
+        ASSERT_EQ(sim.n_hang, 3);
+        sim_done(&sim);
+}
+
+/* glibc gives a finished thread's pthread_t to the next thread: a new native id under a known
+ * thread id is a new thread, whose clock starts when it appears. */
+static void test_thread_id_reuse(void) {
+        Sim sim;
+        sim_init(&sim, false, NULL);
+        for (int i = 0; i < 2 * RATE; i++)
+                sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
+        for (int i = 0; i < 2 * RATE; i++) {
+                ThreadKernel k = { .tid = 101, .voluntary_switches = 5, .cpu_ticks = 1, .valid = true };
+                snapshot_reset(&sim.snap);
+                add_thread(&sim.snap, 1, 101, blocked_stack, 3, false);
+                int r = detector_feed(sim.d, sim.now, &sim.snap, &k, 1, sim.ev, ELEMENTSOF(sim.ev));
+                ASSERT_EQ(r, 0);
+                sim.now += STEP;
+        }
+        ASSERT_EQ(detector_n_stuck(sim.d), 0);
+        sim_done(&sim);
+}
+
 int main(void) {
         test_signature();
         test_blocked();
@@ -285,6 +337,8 @@ int main(void) {
         test_ignore();
         test_no_kernel_data_and_torn();
         test_main_only();
+        test_rearm();
+        test_thread_id_reuse();
         printf("test-detector: ok\n");
         return 0;
 }
