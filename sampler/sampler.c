@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "memreader.h"
@@ -305,21 +308,71 @@ int sampler_sample(Sampler *s, unsigned flags, Snapshot *snap) {
         return 0;
 }
 
+static bool have_cap_sys_ptrace(void) {
+        char line[256];
+        unsigned long long eff = 0;
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "CapEff: %llx", &eff) == 1)
+                        break;
+        return eff & (1ULL << CAP_SYS_PTRACE);
+}
+
+/* The state letter and parent of pid from /proc/PID/stat, or 0. */
+static char proc_state(pid_t pid, pid_t *ret_ppid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return 0;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = 0;
+        /* comm may hold spaces and parentheses: the fields follow the last ')'. */
+        const char *p = strrchr(buf, ')');
+        char state;
+        int ppid;
+        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
+                return 0;
+        *ret_ppid = (pid_t) ppid;
+        return state;
+}
+
 const char *sampler_strerror(int r, pid_t pid, const char *detail, char *buf, size_t len) {
         bool d = detail && *detail;
 
         switch (r) {
-        case -ESRCH:
+        case -ESRCH: {
+                pid_t ppid = 0;
+                if (proc_state(pid, &ppid) == 'Z') {
+                        snprintf(buf, len, "process %d is a zombie (it exited; its parent %d has not reaped it): there is nothing to read; fix the parent to wait() for its children, or pick another process",
+                                 (int) pid, (int) ppid);
+                        break;
+                }
                 if (d)
                         snprintf(buf, len, "process %d cannot be read (%s): check the pid", (int) pid, detail);
                 else
                         snprintf(buf, len, "no such process %d: check the pid (it may have exited)", (int) pid);
                 break;
+        }
         case -EPERM:
-        case -EACCES:
-                snprintf(buf, len, "permission denied reading process %d: run as root or grant CAP_SYS_PTRACE",
-                         (int) pid);
+        case -EACCES: {
+                /* Which of the three it is: the fix differs. */
+                char path[64], owner[32] = "";
+                struct stat st;
+                snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+                if (stat(path, &st) >= 0)
+                        snprintf(owner, sizeof(owner), " (uid %u)", (unsigned) st.st_uid);
+                if (have_cap_sys_ptrace())
+                        snprintf(buf, len, "permission denied reading process %d%s although pyspy-watch has CAP_SYS_PTRACE: a security module (Yama's kernel.yama.ptrace_scope = 3, SELinux, AppArmor) refuses it; allow ptrace there",
+                                 (int) pid, owner);
+                else if (geteuid() == 0)
+                        snprintf(buf, len, "permission denied reading process %d%s: pyspy-watch runs as root but without CAP_SYS_PTRACE; keep CAP_SYS_PTRACE in its capabilities (a unit's CapabilityBoundingSet=, setpriv, capsh)",
+                                 (int) pid, owner);
+                else
+                        snprintf(buf, len, "permission denied reading process %d%s: pyspy-watch runs as uid %u without CAP_SYS_PTRACE; run it as root, or read only processes of its own user",
+                                 (int) pid, owner, (unsigned) geteuid());
                 break;
+        }
         case -ENOEXEC:
                 snprintf(buf, len, "process %d is not a Python process (%s): pass the pid of a CPython 2.7 or 3.6-3.13 interpreter",
                          (int) pid, d ? detail : "no interpreter found");

@@ -10,7 +10,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
@@ -350,42 +349,9 @@ static char proc_state(pid_t pid, pid_t *ret_ppid) {
         return state;
 }
 
-static bool have_cap_sys_ptrace(void) {
-        char line[256];
-        unsigned long long eff = 0;
-        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
-        while (f && fgets(line, sizeof(line), f))
-                if (sscanf(line, "CapEff: %llx", &eff) == 1)
-                        break;
-        return eff & (1ULL << CAP_SYS_PTRACE);
-}
-
-/* Why a process could not be read, for the daemon: the sampler's words say "run as root", and
- * a daemon may be root already, without the capability. */
+/* Why a process could not be read (the sampler's words: they tell root without
+ * CAP_SYS_PTRACE from another user, and a zombie from a process that is gone). */
 static const char *attach_error(int r, pid_t pid, const char *detail, char *buf, size_t len) {
-        if (r == -EPERM || r == -EACCES) {
-                char path[64], owner[32] = "";
-                struct stat st;
-                snprintf(path, sizeof(path), "/proc/%d", (int) pid);
-                if (stat(path, &st) >= 0)
-                        snprintf(owner, sizeof(owner), " (uid %u)", (unsigned) st.st_uid);
-                if (have_cap_sys_ptrace())
-                        snprintf(buf, len, "permission denied reading process %d%s although this daemon has CAP_SYS_PTRACE: a security module (Yama's kernel.yama.ptrace_scope = 3, SELinux, AppArmor) refuses it; allow ptrace there",
-                                 (int) pid, owner);
-                else if (geteuid() == 0)
-                        snprintf(buf, len, "permission denied reading process %d%s: this daemon runs as root but without CAP_SYS_PTRACE; keep CAP_SYS_PTRACE in its capabilities (the unit's CapabilityBoundingSet=)",
-                                 (int) pid, owner);
-                else
-                        snprintf(buf, len, "permission denied reading process %d%s: this daemon runs as uid %u without CAP_SYS_PTRACE; run it as root with CAP_SYS_PTRACE, or watch only processes of its own user",
-                                 (int) pid, owner, (unsigned) geteuid());
-                return buf;
-        }
-        pid_t ppid = 0;
-        if (r == -ESRCH && proc_state(pid, &ppid) == 'Z') {
-                snprintf(buf, len, "process %d is a zombie (it exited; its parent %d has not reaped it): there is nothing to read; fix the parent to wait() for its children, or watch another process",
-                         (int) pid, (int) ppid);
-                return buf;
-        }
         return sampler_strerror(r, pid, detail, buf, len);
 }
 
