@@ -443,6 +443,10 @@ static int read_long_hdr(const PyObjCtx *c, uint64_t addr, LongHdr *ret) {
                 unsigned sign = tag & 3;
                 if (sign == 3)
                         return -EBADMSG;
+                /* As below: a real int has far fewer than 2^31 digits; more is garbage (a
+                 * torn read, or not an int), and would overflow the size estimates. */
+                if (tag >> 3 > INT32_MAX)
+                        return -EBADMSG;
                 *ret = (LongHdr) { .negative = sign == 2, .ndigits = sign == 1 ? 0 : tag >> 3 };
         } else {
                 int64_t s = (int64_t) tag;
