@@ -318,14 +318,15 @@ static bool have_cap_sys_ptrace(void) {
         return eff & (1ULL << CAP_SYS_PTRACE);
 }
 
-/* The state letter and parent of pid from /proc/PID/stat, or 0. */
-static char proc_state(pid_t pid, pid_t *ret_ppid) {
-        char path[64], buf[512];
+char sampler_proc_state(pid_t pid, pid_t *ret_ppid) {
+        char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
                 return 0;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
         buf[n] = 0;
         /* comm may hold spaces and parentheses: the fields follow the last ')'. */
         const char *p = strrchr(buf, ')');
@@ -333,7 +334,8 @@ static char proc_state(pid_t pid, pid_t *ret_ppid) {
         int ppid;
         if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
                 return 0;
-        *ret_ppid = (pid_t) ppid;
+        if (ret_ppid)
+                *ret_ppid = (pid_t) ppid;
         return state;
 }
 
@@ -343,7 +345,7 @@ const char *sampler_strerror(int r, pid_t pid, const char *detail, char *buf, si
         switch (r) {
         case -ESRCH: {
                 pid_t ppid = 0;
-                if (proc_state(pid, &ppid) == 'Z') {
+                if (sampler_proc_state(pid, &ppid) == 'Z') {
                         snprintf(buf, len, "process %d is a zombie (it exited; its parent %d has not reaped it): there is nothing to read; fix the parent to wait() for its children, or pick another process",
                                  (int) pid, (int) ppid);
                         break;

@@ -55,6 +55,10 @@ static inline void sampler_freep(Sampler **s) {
                 sampler_free(*s);
 }
 
+/* pid's state letter from /proc/PID/stat ('R', 'S', 'Z' ...), and its parent in *ret_ppid
+ * (may be NULL); 0 when it cannot be read. */
+char sampler_proc_state(pid_t pid, pid_t *ret_ppid);
+
 /* One line naming cause and fix for an error of the vocabulary above, e.g.
  * "permission denied reading process 123: run as root or grant CAP_SYS_PTRACE". */
 const char *sampler_strerror(int r, pid_t pid, const char *detail, char *buf, size_t len);

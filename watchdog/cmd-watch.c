@@ -327,28 +327,6 @@ static void read_exe(pid_t pid, char *buf, size_t len) {
         buf[n > 0 ? n : 0] = 0;
 }
 
-/* 'Z' and its parent when pid is a zombie; its state letter otherwise, 0 when unreadable. */
-static char proc_state(pid_t pid, pid_t *ret_ppid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
-        /* comm may hold spaces and parentheses: the fields follow the last ')'. */
-        const char *p = strrchr(buf, ')');
-        char state;
-        int ppid;
-        if (!p || sscanf(p + 1, " %c %d", &state, &ppid) != 2)
-                return 0;
-        if (ret_ppid)
-                *ret_ppid = (pid_t) ppid;
-        return state;
-}
-
 /* Why a process could not be read (the sampler's words: they tell root without
  * CAP_SYS_PTRACE from another user, and a zombie from a process that is gone). */
 static const char *attach_error(int r, pid_t pid, const char *detail, char *buf, size_t len) {
@@ -383,7 +361,7 @@ static void target_attach(Daemon *d, Target *t) {
         t->tries++;
         /* Every process is a zombie for a moment as it exits, until its parent reaps it: only
          * one that stays one, over the tries and a resolution period, is worth an error. */
-        bool zombie = r == -ESRCH && proc_state(t->pid, NULL) == 'Z' && now_usec() - t->created >= RESOLVE_USEC;
+        bool zombie = r == -ESRCH && sampler_proc_state(t->pid, NULL) == 'Z' && now_usec() - t->created >= RESOLVE_USEC;
         bool final = r == -EPERM || r == -EACCES || r == -EPROTONOSUPPORT || t->tries >= ATTACH_TRIES;
         if (!final)
                 return;

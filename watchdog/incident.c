@@ -233,6 +233,20 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+/* state_dir/incidents, made (0700, with its parents) when missing; its path in *ret. */
+static int incidents_mkdir(const char *state_dir, char **ret) {
+        _cleanup_free_ char *incidents = NULL;
+        int r;
+
+        if (asprintf(&incidents, "%s/incidents", state_dir) < 0)
+                return -ENOMEM;
+        r = mkdir_p(incidents, 0700);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(incidents);
+        return 0;
+}
+
 int incident_writer_new(const char *state_dir, const char *id, IncidentWriter **ret) {
         _cleanup_(incident_abortp) IncidentWriter *w = NULL;
         _cleanup_free_ char *incidents = NULL;
@@ -240,9 +254,7 @@ int incident_writer_new(const char *state_dir, const char *id, IncidentWriter **
 
         if (!state_dir || !*state_dir || !incident_id_parse(id, NULL, NULL))
                 return -EINVAL;
-        if (asprintf(&incidents, "%s/incidents", state_dir) < 0)
-                return -ENOMEM;
-        r = mkdir_p(incidents, 0700);
+        r = incidents_mkdir(state_dir, &incidents);
         if (r < 0)
                 return r;
 
@@ -759,9 +771,7 @@ int incident_dir_probe(const char *state_dir) {
 
         if (!state_dir || !*state_dir)
                 return -EINVAL;
-        if (asprintf(&incidents, "%s/incidents", state_dir) < 0)
-                return -ENOMEM;
-        r = mkdir_p(incidents, 0700);
+        r = incidents_mkdir(state_dir, &incidents);
         if (r < 0)
                 return r;
         fd = open(incidents, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -27,25 +27,7 @@ static void check(const char *ver, const char *name, LineTable fmt, int signed_l
               lt_##ver##_##name##_expect, ELEMENTSOF(lt_##ver##_##name##_expect));
 
 static void test_real_tables(void) {
-#define LT_SIGNED 0
-#define LT_FORMAT LNOTAB
-#include "fixtures/linetable-2.7.inc"
-#undef LT_SIGNED
-#define LT_SIGNED 1
-#include "fixtures/linetable-3.6.inc"
-#include "fixtures/linetable-3.7.inc"
-#include "fixtures/linetable-3.8.inc"
-#include "fixtures/linetable-3.9.inc"
-#undef LT_FORMAT
-#define LT_FORMAT LINETABLE_310
-#include "fixtures/linetable-3.10.inc"
-#undef LT_FORMAT
-#define LT_FORMAT LOCATIONS_311
-#include "fixtures/linetable-3.11.inc"
-#include "fixtures/linetable-3.12.inc"
-#include "fixtures/linetable-3.13.inc"
-#undef LT_FORMAT
-#undef LT_SIGNED
+#include "fixtures/linetable-all.inc"
 }
 
 static void test_hostile(void) {
