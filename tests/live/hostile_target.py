@@ -36,11 +36,11 @@ import sys
 sys.dont_write_bytecode = True
 
 import binascii
-import json
 import os
 import threading
-import time
 import types
+
+from target import out_dir, ready, settle, snapshot, write_json
 
 PY2 = sys.version_info[0] == 2
 REPR_MAX = 256          # PYOBJ_REPR_MAX in sampler/pyobj.h
@@ -124,6 +124,11 @@ def enc(s):
     return {"u": s}
 
 
+def name_or_none(s):
+    """A thread's name for truth.json: enc(s), or None for no name."""
+    return None if s is None else enc(s)
+
+
 # ---------------------------------------------------------------------------------------------
 # Code objects with hostile names
 
@@ -158,29 +163,10 @@ def hostile_function(name, filename):
 
 
 # ---------------------------------------------------------------------------------------------
-# Readiness and ground truth (as target.py)
+# Readiness and ground truth: target.py's ready(), settle(), snapshot() and write_json(),
+# with names and frames described our way
 
-READY_LOCK = threading.Lock()
-READY = [0]
-NATIVE = {}
 HOSTILE_CODES = set()
-
-
-def gettid():
-    try:
-        import ctypes
-        return int(ctypes.CDLL(None).syscall(186))  # SYS_gettid on x86-64
-    except Exception:
-        if hasattr(threading, "get_native_id"):
-            return threading.get_native_id()
-        return None
-
-
-def ready():
-    tid = gettid()
-    with READY_LOCK:
-        READY[0] += 1
-        NATIVE[get_ident()] = tid
 
 
 def describe_locals(frame):
@@ -212,70 +198,12 @@ def describe_frames(frame):
     return frames
 
 
-def snapshot(me):
-    names = dict((t.ident, t.name) for t in threading.enumerate())
-    frames = sys._current_frames()
-    threads = []
-    for ident, frame in frames.items():
-        if ident == me:
-            continue
-        name = names.get(ident)
-        threads.append({"ident": ident, "name": None if name is None else enc(name),
-                        "native_id": NATIVE.get(ident), "frames": describe_frames(frame)})
-    del frames
-    threads.sort(key=lambda t: (t["native_id"] or 0, t["ident"]))
-    return threads
-
-
-def task_states(skip_tid):
-    states = {}
-    for name in os.listdir("/proc/self/task"):
-        if int(name) == skip_tid:
-            continue
-        try:
-            with open(os.path.join("/proc/self/task", name, "stat")) as f:
-                data = f.read()
-        except (IOError, OSError):
-            continue
-        states[int(name)] = data[data.rindex(")") + 2]
-    return states
-
-
-def write_json(outdir, name, obj):
-    path = os.path.join(outdir, name)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(tmp, path)
-
-
 def reporter(outdir, expected):
     me = get_ident()
-    my_tid = gettid()
-    deadline = time.time() + 60
-    prev = None
-    error = None
-    while True:
-        time.sleep(0.15)
-        if time.time() > deadline:
-            error = "threads did not settle: ready=%d expected=%d" % (READY[0], expected)
-            break
-        if READY[0] < expected:
-            continue
-        if my_tid is not None:
-            states = task_states(my_tid)
-            if len(states) != expected or any(s != "S" for s in states.values()):
-                prev = None
-                continue
-        cur = snapshot(me)
-        if cur == prev:
-            break
-        prev = cur
+    threads, error = settle(expected, lambda: snapshot(me, describe_frames, name_or_none))
     truth = {"pid": os.getpid(), "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
              "executable": sys.executable, "argv": sys.argv, "reporter_ident": me,
-             "threads": prev if not error else []}
+             "threads": threads if not error else []}
     if error:
         truth["error"] = error
     truth["nthreads"] = len(truth["threads"])
@@ -283,12 +211,7 @@ def reporter(outdir, expected):
 
 
 def main(argv):
-    if len(argv) < 2:
-        print("usage: hostile_target.py OUTDIR [ARG...]", file=sys.stderr)
-        sys.exit(2)
-    outdir = argv[1]
-    with open(os.path.join(outdir, "pid"), "w") as f:
-        f.write("%d\n" % os.getpid())
+    outdir = out_dir(argv, "hostile_target.py OUTDIR [ARG...]")
 
     names = [as_name(n) for n in NAMES]
     if PY2:

@@ -262,16 +262,18 @@ def describe_frames(frame):
     return frames
 
 
-def snapshot(me):
+def snapshot(me, describe=describe_frames, name_of=text):
+    """Every thread but me (ident, name_of(its name), native id, describe(its innermost frame)),
+    in the order of their native ids."""
     names = dict((t.ident, t.name) for t in threading.enumerate())
     frames = sys._current_frames()
     threads = []
     for ident, frame in frames.items():
         if ident == me:
             continue
-        threads.append({"ident": ident, "name": text(names.get(ident)),
+        threads.append({"ident": ident, "name": name_of(names.get(ident)),
                         "native_id": NATIVE.get(ident),
-                        "frames": describe_frames(frame)})
+                        "frames": describe(frame)})
     del frames
     threads.sort(key=lambda t: (t["native_id"] or 0, t["ident"]))
     return threads
@@ -311,17 +313,17 @@ def base_truth(mode):
             "main_ident": MAIN_IDENT}
 
 
-def reporter(outdir, expected):
-    me = get_ident()
+def settle(expected, take):
+    """Run by the reporter thread: waits until `expected` threads have called ready(), every
+    other thread of the process is asleep and take() (a snapshot) gives the same twice running.
+    (that snapshot, None), or (None, why not) after 60 s."""
     my_tid = gettid()
     deadline = time.time() + 60
     prev = None
-    error = None
     while True:
         time.sleep(0.15)
         if time.time() > deadline:
-            error = "threads did not settle: ready=%d expected=%d" % (READY[0], expected)
-            break
+            return None, "threads did not settle: ready=%d expected=%d" % (READY[0], expected)
         if READY[0] < expected:
             continue
         if my_tid is not None:
@@ -329,10 +331,15 @@ def reporter(outdir, expected):
             if len(states) != expected or any(s != "S" for s in states.values()):
                 prev = None
                 continue
-        cur = snapshot(me)
+        cur = take()
         if cur == prev:
-            break
+            return cur, None
         prev = cur
+
+
+def reporter(outdir, expected):
+    me = get_ident()
+    threads, error = settle(expected, lambda: snapshot(me))
     truth = base_truth("static")
     truth["reporter_ident"] = me
     truth["locals_function"] = "locals_holder"
@@ -340,7 +347,7 @@ def reporter(outdir, expected):
         truth["error"] = error
         truth["threads"] = []
     else:
-        truth["threads"] = prev
+        truth["threads"] = threads
     truth["nthreads"] = len(truth["threads"])
     write_json(outdir, "truth.json", truth)
 
@@ -423,13 +430,20 @@ def main_spin(outdir):
     block_main()
 
 
-def main(argv):
+def out_dir(argv, usage):
+    """OUTDIR, argv[1], where this process's pid is written at once; without it, exits 2 with
+    the usage line."""
     if len(argv) < 2:
-        print("usage: target.py OUTDIR [--spin]", file=sys.stderr)
+        print("usage: " + usage, file=sys.stderr)
         sys.exit(2)
     outdir = argv[1]
     with open(os.path.join(outdir, "pid"), "w") as f:
         f.write("%d\n" % os.getpid())
+    return outdir
+
+
+def main(argv):
+    outdir = out_dir(argv, "target.py OUTDIR [--spin]")
     if "--spin" in argv[2:]:
         main_spin(outdir)
     else:

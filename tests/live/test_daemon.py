@@ -44,309 +44,33 @@ when every check passed, 77 when the binary or its watch verb is missing, 1 othe
 """
 
 import argparse
-import glob
 import json
 import os
 import re
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import livecommon as lc  # noqa: E402
+from livecommon import (STUCK_AFTER, RESOLVE, TERM_LIMIT, wait_until, short,  # noqa: E402
+                        no_errors, bundles, NotifyListener)
 
-TARGETS = os.path.join(lc.HERE, "daemon_targets.py")
 # Absolute (state_dir must be), even when run.sh passes a path relative to the repository root.
 OUT = os.path.join(lc.ROOT, os.environ.get("PYSPY_TEST_OUT") or os.path.join("tests", "out", "daemon"))
 WITH_JOURNALD = os.environ.get("WITH_JOURNALD") or "/work/shared/tools/with-journald"
 
-STUCK_AFTER = 3.0
-RATE = 10
-RESOLVE = 2.0            # the daemon's resolution period (RESOLVE_USEC in cmd-watch.c)
 SLACK = 2.0              # scheduling, sampling and capture time on a loaded 2-CPU machine
 HANG_WAIT = STUCK_AFTER + SLACK + 1.0   # from the moment a target blocks to its hang line
-TERM_LIMIT = 2.0
 HANG_MSGID = "2891616329cd4bb7bda6f9b17ee1330d"
 
-_print_lock = threading.Lock()
-
-
-# ---- alert lines -------------------------------------------------------------------------------
-
-FIELD_RE = lc.FIELD_RE
-
-
-parse_alert = lc.parse_alert
-
-
-StderrReader = lc.StderrReader
-
-
-read_line = lc.read_line
-
-
-def wait_until(pred, timeout, step=0.05):
-    """pred()'s first true value within timeout, else its last (false) value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
-def short(s, n=300):
-    s = str(s)
-    return s if len(s) <= n else s[:n] + "..."
-
-
-# ---- a case: its directory, its processes, its checks -----------------------------------------
-
-class Daemon:
-    def __init__(self, case, config, env=None, name="daemon"):
-        self.case = case
-        denv = dict(os.environ)
-        denv["PYSPY_WATCH_JOURNAL_SOCKET"] = "/nonexistent"
-        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-            denv.pop(k, None)
-        denv.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        denv.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-        denv.update(env or {})
-        self.name = name
-        self.started = time.time()
-        self.proc = lc.spawn([lc.BIN, "watch", "-c", config], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=denv)
-        case.procs.append(self.proc)
-        self.reader = StderrReader(self.proc.stderr, os.path.join(case.dir, name + ".stderr"))
-        self.stopped = False
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def alerts(self, event=None, since=0.0, **want):
-        """[(time, fields, raw line)] of the alert lines, filtered by event and field values."""
-        out = []
-        for t, l in self.reader.snapshot():
-            a = parse_alert(l)
-            if not a or t < since or (event and a["event"] != event):
-                continue
-            if all(a.get(k) == str(v) for k, v in want.items()):
-                out.append((t, a, l))
-        return out
-
-    def wait_alert(self, timeout, event, since=0.0, **want):
-        """The first matching alert within timeout, or None (also when the daemon exited)."""
-        def pred():
-            got = self.alerts(event, since, **want)
-            if got:
-                return got[0]
-            return None if self.proc.poll() is None else False
-        v = wait_until(pred, timeout)
-        return v or None
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def hup(self):
-        self.proc.send_signal(signal.SIGHUP)
-
-    def stop(self):
-        """SIGTERM; checks it exits 0 within TERM_LIMIT and said nothing of a sanitizer."""
-        if self.stopped:
-            return
-        self.stopped = True
-        early = self.proc.poll()
-        t0 = time.monotonic()
-        if early is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=TERM_LIMIT + 3)
-        except subprocess.TimeoutExpired:
-            rc = "still running"
-        took = time.monotonic() - t0
-        self.reader.join(timeout=3)
-        sfx = "" if self.name == "daemon" else " (%s)" % self.name
-        self.case.check(early is None and rc == 0 and took < TERM_LIMIT,
-                        "daemon%s ran to the end and exits 0 within %.0fs of SIGTERM (%s)" % (
-                            sfx, TERM_LIMIT, "had already exited with %s" % early if early is not None
-                            else "exit %s after %.2fs" % (rc, took)))
-        text = "\n".join(l for _, l in self.reader.snapshot())
-        m = lc.SANITIZER_RE.search(text)
-        self.case.check(not m, "no sanitizer report from the daemon%s%s" % (sfx, ": " + m.group(0) if m else ""))
-        lc.kill(self.proc)
-
-
-class Case:
-    def __init__(self, name, fn, python):
-        self.name, self.fn, self.python = name, fn, python
-        self.dir = os.path.join(OUT, name)
-        self.checks = []       # (ok, text) or (None, skip text)
-        self.procs = []
-        self.daemons = []
-        self.files = []
-        self.took = 0.0
-
-    def check(self, ok, text):
-        self.checks.append((bool(ok), text))
-        return bool(ok)
-
-    def skip(self, text):
-        self.checks.append((None, text))
-
-    @property
-    def failed(self):
-        return any(ok is False for ok, _ in self.checks)
-
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def state_dir(self, sub="state"):
-        p = self.path(sub)
-        os.makedirs(p, mode=0o700, exist_ok=True)
-        return p
-
-    def target(self, mode, tag=None, env=None, name=None, wait_ready=True):
-        """Starts daemon_targets.py MODE [--tag TAG]; waits for its "ready" line."""
-        name = name or mode
-        tenv = dict(os.environ)
-        tenv.pop("PYTHONPATH", None)
-        tenv.pop("PYTHONHOME", None)
-        tenv["PYTHONDONTWRITEBYTECODE"] = "1"
-        tenv.setdefault("HANG_AFTER", "0")
-        tenv.update(env or {})
-        argv = [self.python, TARGETS, mode] + (["--tag", tag] if tag else [])
-        log = open(self.path("target-%s.stderr" % name), "wb")
-        self.files.append(log)
-        p = lc.spawn(argv, stdout=subprocess.PIPE, stderr=log, env=tenv, cwd=self.dir)
-        self.procs.append(p)
-        p.started = time.time()
-        if wait_ready:
-            line = read_line(p.stdout.fileno(), 30)
-            if line is None or not line.startswith("ready"):
-                raise CaseError("target %s printed %r, not 'ready' (exit %s); see %s" % (
-                    name, line, p.poll(), log.name))
-            p.ready = time.time()
-        return p
-
-    def config(self, daemon, watches, name="watch.ini"):
-        """Writes an ini: daemon is a dict of [daemon] keys (state_dir first), watches a list of
-        (name, {key: value}) with rate, stuck_after, history, cooldown defaulted. chmod 600."""
-        path = self.path(name)
-        with open(path, "w") as f:
-            f.write("[daemon]\n")
-            for k, v in daemon.items():
-                f.write("%s = %s\n" % (k, v))
-            for wname, keys in watches:
-                d = {"rate": RATE, "stuck_after": "%ds" % STUCK_AFTER, "history": "30s", "cooldown": "30m"}
-                d.update(keys)
-                f.write("\n[watch:%s]\n" % wname)
-                for k, v in d.items():
-                    f.write("%s = %s\n" % (k, v))
-        os.chmod(path, 0o600)
-        return path
-
-    def daemon(self, config, env=None, name="daemon"):
-        d = Daemon(self, config, env, name)
-        self.daemons.append(d)
-        return d
-
-    def execute(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        t0 = time.monotonic()
-        try:
-            self.fn(self)
-        except CaseError as e:
-            self.check(False, str(e))
-        except Exception as e:  # a bug of the test itself: report it, run the other cases
-            self.check(False, "test raised %s: %s" % (type(e).__name__, traceback.format_exc()[-900:]))
-        finally:
-            for d in self.daemons:
-                try:
-                    d.stop()
-                except Exception as e:
-                    self.check(False, "stopping the daemon raised %s" % e)
-            for p in self.procs:
-                lc.kill(p)
-            for f in self.files:
-                f.close()
-        self.took = time.monotonic() - t0
-
-
-class CaseError(Exception):
-    pass
-
-
-def no_errors(c, d, what=""):
-    errs = [l for _, _, l in d.alerts("error")]
-    c.check(not errs, "no error event%s%s" % (what, (": " + short(" | ".join(errs), 500)) if errs else ""))
-
-
-def bundles(state_dir):
-    inc = os.path.join(state_dir, "incidents")
-    try:
-        return sorted(n for n in os.listdir(inc) if not n.startswith("."))
-    except OSError:
-        return []
-
+# The cases run in lc.Case: its targets are daemon_targets.py, its daemons lc.Daemon.
 
 # ---- 1. sd_notify ------------------------------------------------------------------------------
-
-class NotifyListener(threading.Thread):
-    """A unix datagram socket of ours, its messages split into KEY=VALUE assignments with times."""
-
-    def __init__(self, path, log):
-        threading.Thread.__init__(self, daemon=True)
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.2)
-        self.msgs = []          # (time, "KEY=VALUE")
-        self.lock = threading.Lock()
-        self.closed = False
-        self.log = open(log, "w")
-        self.start()
-
-    def run(self):
-        while not self.closed:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = time.time()
-            with self.lock:
-                for a in data.decode("utf-8", "replace").split("\n"):
-                    if a:
-                        self.msgs.append((t, a))
-                        self.log.write("%.3f %s\n" % (t, a))
-                        self.log.flush()
-
-    def snapshot(self, since=0.0):
-        with self.lock:
-            return [(t, a) for t, a in self.msgs if t >= since]
-
-    def first(self, prefix, since=0.0):
-        for t, a in self.snapshot(since):
-            if a.startswith(prefix):
-                return t, a
-        return None
-
-    def close(self):
-        self.closed = True
-        self.join(timeout=2)
-        self.sock.close()
-        self.log.close()
-
 
 def case_notify(c):
     state = c.state_dir()
@@ -382,27 +106,16 @@ def case_notify(c):
         c.check(d.running(), "daemon still running after SIGHUP")
 
         s0 = time.time()
-        d.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = d.proc.wait(timeout=TERM_LIMIT + 3)
-        except subprocess.TimeoutExpired:
-            rc = "still running"
-        took = time.time() - s0
+        rc, took = d.term()
         stopping = wait_until(lambda: listener.first("STOPPING=1", s0), 1)
         c.check(stopping, "SIGTERM: STOPPING=1 (got %s)" % [a for _, a in listener.snapshot(s0)])
         c.check(rc == 0 and took < TERM_LIMIT, "SIGTERM: exit 0 within %.0fs (exit %s after %.2fs)" % (
             TERM_LIMIT, rc, took))
-        d.stopped = True
-        d.reader.join(timeout=3)
-        m = lc.SANITIZER_RE.search("\n".join(l for _, l in d.reader.snapshot()))
-        c.check(not m, "no sanitizer report from the daemon%s" % (": " + m.group(0) if m else ""))
+        d.ended()
+        d.check_no_sanitizer()
         no_errors(c, d)
     finally:
         listener.close()
-        try:
-            os.unlink(sock_path)
-        except OSError:
-            pass
 
 
 # ---- 2. SIGHUP reload --------------------------------------------------------------------------
@@ -689,7 +402,7 @@ def d_state(c, name):
 def journal_inside(outdir, python):
     """Runs under with-journald: a socket hang watched by a daemon that sends to the real
     journal socket; writes the hang entries (journalctl -o json) to outdir/journal.json."""
-    c = Case("journal-inside", None, python)
+    c = lc.Case("journal-inside", None, python, OUT)
     c.dir = outdir
     res = {"entries": [], "daemon_stderr": "", "problem": None}
     try:
@@ -834,39 +547,6 @@ CASES = [
 ]
 
 
-def report(c):
-    with _print_lock:
-        print("== %s (%.1fs)" % (c.name, c.took))
-        for ok, text in c.checks:
-            print("%s %s: %s" % ("SKIP" if ok is None else "PASS" if ok else "FAIL", c.name, text))
-        if c.failed:
-            print("     - see %s" % c.dir)
-        sys.stdout.flush()
-
-
-def run_all(cases, parallel):
-    pending = list(cases)
-    lock = threading.Lock()
-
-    def worker():
-        while True:
-            with lock:
-                if not pending:
-                    return
-                c = pending.pop(0)
-            c.execute()
-            report(c)
-
-    threads = [threading.Thread(target=worker) for _ in range(parallel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
-default_python = lc.default_python
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--python")
@@ -876,35 +556,22 @@ def main():
     args = ap.parse_args()
 
     if args.journal_inside:
-        return journal_inside(args.journal_inside, args.python or default_python())
+        return journal_inside(args.journal_inside, args.python or lc.default_python())
 
-    problem = lc.binary_problem()
+    python = args.python or lc.default_python()
+    problem = lc.watch_problem(python)
     if problem:
         print("skip: " + problem)
         return 77
-    r = lc.run_tool(["watch", "--help"], timeout=10)
-    if r.rc != 0:
-        print("skip: `%s watch --help` fails (exit %s): %s" % (lc.BIN, r.rc, r.err_text.strip()[:200]))
-        return 77
-    python = args.python or default_python()
-    if not python:
-        print("skip: no Python 3.11 interpreter found")
-        return 77
     os.makedirs(OUT, exist_ok=True)
-    cases = [Case(n, fn, python) for n, fn in CASES if not args.only or n in args.only]
+    cases = [lc.Case(n, fn, python, OUT) for n, fn in CASES if not args.only or n in args.only]
 
     t0 = time.monotonic()
     try:
-        run_all(cases, max(1, args.j))
+        lc.run_cases(cases, max(1, args.j))
     finally:
         lc.kill_all()
-    nchecks = sum(1 for c in cases for ok, _ in c.checks if ok is not None)
-    nfail = sum(1 for c in cases for ok, _ in c.checks if ok is False)
-    nskip = sum(1 for c in cases for ok, _ in c.checks if ok is None)
-    print()
-    for c in cases:
-        print("%-11s %-5s %5.1fs" % (c.name, "FAIL" if c.failed else "SKIP" if all(
-            ok is None for ok, _ in c.checks) else "ok", c.took))
+    nchecks, nfail, nskip = lc.case_summary(cases)
     print("%d cases, %d checks, %d failed, %d skipped, %.0fs (python %s; outputs under %s)" % (
         len(cases), nchecks, nfail, nskip, time.monotonic() - t0, python, OUT))
     return 1 if nfail else 0

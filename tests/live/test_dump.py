@@ -524,14 +524,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--python", action="append", help="test only this interpreter (repeatable)")
     args = ap.parse_args()
-    problem = lc.binary_problem()
-    if problem:
-        print("FAIL " + problem)
+    got = lc.interpreters_to_test(args.python)
+    if got is None:
         return 1
-    print("binary: %s" % lc.BIN)
-    found, skips = lc.discover_interpreters(args.python)
-    for s in skips:
-        print(s)
+    found, skips = got
     if not found:
         print("FAIL no interpreter to test")
         return 1

@@ -74,40 +74,19 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import livecommon as lc  # noqa: E402
+from livecommon import (STUCK_AFTER, RESOLVE, TERM_LIMIT, wait_until, short,  # noqa: E402
+                        no_errors, incident_entries, bundles, NotifyListener)
 
-DAEMON_TARGETS = os.path.join(lc.HERE, "daemon_targets.py")
 FAULT_TARGETS = os.path.join(lc.HERE, "fault_targets.py")
 OUT = os.path.join(lc.ROOT, os.environ.get("PYSPY_TEST_OUT") or os.path.join("tests", "out", "faults"))
 
-STUCK_AFTER = 3.0
-RATE = 10
-RESOLVE = 2.0            # the daemon's resolution period (RESOLVE_USEC in cmd-watch.c)
 SLACK = 3.0              # scheduling, sampling and capture time on a loaded 2-CPU machine
 HANG_WAIT = STUCK_AFTER + SLACK + 1.0
-TERM_LIMIT = 2.0
 QUICK = False
-
-_print_lock = threading.Lock()
-
-
-def wait_until(pred, timeout, step=0.05):
-    """pred()'s first true value within timeout, else its last (false) value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
-
-
-def short(s, n=300):
-    s = str(s)
-    return s if len(s) <= n else s[:n] + "..."
 
 
 def run(argv, timeout=30):
@@ -152,213 +131,17 @@ def undo_all():
         umount(_MOUNTS[-1])
 
 
-# ---- the daemon ---------------------------------------------------------------------------------
+# ---- the cases: lc.Case, with fault_targets.py too -------------------------------------------------
 
-class Daemon:
-    def __init__(self, case, config, env=None, name="daemon", prefix=(), nofile=None):
-        self.case = case
-        denv = dict(os.environ)
-        denv["PYSPY_WATCH_JOURNAL_SOCKET"] = "/nonexistent"
-        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
-            denv.pop(k, None)
-        denv.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        denv.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-        denv.update(env or {})
-        preexec = None
-        if nofile:
-            def preexec():
-                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
-        self.name = name
-        self.started = time.time()
-        self.proc = lc.spawn(list(prefix) + [lc.BIN, "watch", "-c", config], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=denv, preexec_fn=preexec)
-        case.procs.append(self.proc)
-        self.reader = lc.StderrReader(self.proc.stderr, os.path.join(case.dir, name + ".stderr"))
-        self.stopped = False
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def alerts(self, event=None, since=0.0, **want):
-        """[(time, fields, raw line)] of the alert lines, filtered by event and field values."""
-        out = []
-        for t, l in self.reader.snapshot():
-            a = lc.parse_alert(l)
-            if not a or t < since or (event and a["event"] != event):
-                continue
-            if all(a.get(k) == str(v) for k, v in want.items()):
-                out.append((t, a, l))
-        return out
-
-    def wait_alert(self, timeout, event, since=0.0, **want):
-        """The first matching alert within timeout, or None (also when the daemon exited)."""
-        def pred():
-            got = self.alerts(event, since, **want)
-            if got:
-                return got[0]
-            return None if self.proc.poll() is None else False
-        return wait_until(pred, timeout) or None
-
-    def running(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM; checks it exits 0 within TERM_LIMIT and said nothing of a sanitizer."""
-        if self.stopped:
-            return
-        self.stopped = True
-        early = self.proc.poll()
-        t0 = time.monotonic()
-        if early is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=TERM_LIMIT + 5)
-        except subprocess.TimeoutExpired:
-            rc = "still running"
-        took = time.monotonic() - t0
-        self.reader.join(timeout=3)
-        sfx = "" if self.name == "daemon" else " (%s)" % self.name
-        self.case.check(early is None and rc == 0 and took < TERM_LIMIT,
-                        "daemon%s ran to the end and exits 0 within %.0fs of SIGTERM (%s)" % (
-                            sfx, TERM_LIMIT, "had already exited with %s" % early if early is not None
-                            else "exit %s after %.2fs" % (rc, took)))
-        text = "\n".join(l for _, l in self.reader.snapshot())
-        m = lc.SANITIZER_RE.search(text)
-        self.case.check(not m, "no sanitizer report from the daemon%s%s" % (sfx, ": " + m.group(0) if m else ""))
-        lc.kill(self.proc)
-
-
-class CaseError(Exception):
-    pass
-
-
-class Case:
-    def __init__(self, name, fn, python):
-        self.name, self.fn, self.python = name, fn, python
-        self.dir = os.path.join(OUT, name)
-        self.checks = []       # (ok, text) or (None, skip text)
-        self.procs = []
-        self.daemons = []
-        self.files = []
-        self.cleanups = []
-        self.took = 0.0
-
-    def check(self, ok, text):
-        self.checks.append((bool(ok), text))
-        return bool(ok)
-
-    def skip(self, text):
-        self.checks.append((None, text))
-
-    @property
-    def failed(self):
-        return any(ok is False for ok, _ in self.checks)
-
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def state_dir(self, sub="state"):
-        p = self.path(sub)
-        os.makedirs(p, mode=0o700, exist_ok=True)
-        return p
-
-    def spawn(self, argv, name, env=None, prefix=(), wait_ready=True, user=None):
-        """Starts a target (argv after the interpreter); waits for its "ready" line, whose
-        words after "ready" are kept in p.ready_args."""
-        tenv = dict(os.environ)
-        tenv.pop("PYTHONPATH", None)
-        tenv.pop("PYTHONHOME", None)
-        tenv["PYTHONDONTWRITEBYTECODE"] = "1"
-        tenv.setdefault("HANG_AFTER", "0")
-        tenv.update(env or {})
-        log = open(self.path("target-%s.stderr" % name), "wb")
-        self.files.append(log)
-        p = lc.spawn(list(prefix) + argv, stdout=subprocess.PIPE, stderr=log, env=tenv, cwd=self.dir)
-        self.procs.append(p)
-        p.started = time.time()
-        p.ready_args = []
-        if wait_ready:
-            line = lc.read_line(p.stdout.fileno(), 60)
-            if line is None or not line.startswith("ready"):
-                raise CaseError("target %s printed %r, not 'ready' (exit %s); see %s" % (
-                    name, line, p.poll(), log.name))
-            p.ready = time.time()
-            p.ready_args = line.split()[1:]
-        return p
-
-    def target(self, mode, tag=None, env=None, name=None, prefix=(), python=None):
-        """daemon_targets.py MODE [--tag TAG]"""
-        return self.spawn([python or self.python, DAEMON_TARGETS, mode] + (["--tag", tag] if tag else []),
-                          name or mode, env=env, prefix=prefix)
+class Case(lc.Case):
+    ready_timeout = 60
+    term_wait = 5
 
     def fault_target(self, args, tag, name, env=None):
         return self.spawn([self.python, FAULT_TARGETS] + list(args) + ["--tag", tag], name, env=env)
 
-    def config(self, daemon, watches, name="watch.ini", owner=None):
-        """Writes an ini: daemon is a dict of [daemon] keys, watches a list of (name, {key:
-        value}) with rate, stuck_after, history, cooldown defaulted. chmod 600."""
-        path = self.path(name)
-        with open(path, "w") as f:
-            f.write("[daemon]\n")
-            for k, v in daemon.items():
-                f.write("%s = %s\n" % (k, v))
-            for wname, keys in watches:
-                d = {"rate": RATE, "stuck_after": "%ds" % STUCK_AFTER, "history": "30s", "cooldown": "30m"}
-                d.update(keys)
-                f.write("\n[watch:%s]\n" % wname)
-                for k, v in d.items():
-                    f.write("%s = %s\n" % (k, v))
-        os.chmod(path, 0o600)
-        if owner is not None:
-            os.chown(path, owner[0], owner[1])
-        return path
-
-    def daemon(self, config, env=None, name="daemon", prefix=(), nofile=None):
-        d = Daemon(self, config, env, name, prefix, nofile)
-        self.daemons.append(d)
-        return d
-
-    def execute(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        t0 = time.monotonic()
-        try:
-            self.fn(self)
-        except CaseError as e:
-            self.check(False, str(e))
-        except Exception as e:  # a bug of the test itself: report it, run the other cases
-            self.check(False, "test raised %s: %s" % (type(e).__name__, traceback.format_exc()[-900:]))
-        finally:
-            for d in self.daemons:
-                try:
-                    d.stop()
-                except Exception as e:
-                    self.check(False, "stopping the daemon raised %s" % e)
-            for p in self.procs:
-                lc.kill(p)
-            for f in self.files:
-                f.close()
-            for fn in reversed(self.cleanups):
-                try:
-                    fn()
-                except Exception as e:
-                    self.check(False, "cleaning up raised %s" % e)
-        self.took = time.monotonic() - t0
-
 
 # ---- what is on disk ------------------------------------------------------------------------------
-
-def incident_entries(state_dir):
-    try:
-        return sorted(os.listdir(os.path.join(state_dir, "incidents")))
-    except OSError:
-        return []
-
-
-def bundles(state_dir):
-    return [n for n in incident_entries(state_dir) if not n.startswith(".")]
-
 
 def leftovers(state_dir):
     return [n for n in incident_entries(state_dir) if n.startswith(".")]
@@ -405,11 +188,6 @@ def check_hang_bundle(c, hang, what):
     bundle = hang[1].get("bundle") or ""
     p = bundle_problem(bundle) if bundle else "no bundle= in the hang line"
     return c.check(not p, "%s: its bundle %s is whole%s" % (what, os.path.basename(bundle), ": " + p if p else ""))
-
-
-def no_errors(c, d, what=""):
-    errs = [l for _, _, l in d.alerts("error")]
-    c.check(not errs, "no error event%s%s" % (what, (": " + short(" | ".join(errs), 500)) if errs else ""))
 
 
 def fill(path, leave):
@@ -576,24 +354,13 @@ def case_nojournal(c):
 
 # ---- 4. a target killed during its capture -------------------------------------------------------------
 
-def tracer_pid(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("TracerPid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return 0
-
-
 def kill_during(pid, kind, incidents, stop):
     """Polls for the moment the daemon pauses pid (kind "pause": TracerPid set) or writes its
     bundle (kind "write": a .tmp-* naming it), and SIGKILLs it then. Returns what it saw."""
     suffix = "-%d" % pid
     while not stop.is_set():
         if kind == "pause":
-            hit = (tracer_pid(pid) or 0) > 0
+            hit = (lc.proc_status_number(pid, "TracerPid") or 0) > 0
         else:
             try:
                 hit = any(n.startswith(".tmp-") and n.endswith(suffix) for n in os.listdir(incidents))
@@ -760,52 +527,6 @@ def case_ptrace(c):
 
 # ---- 7. a thousand processes at once --------------------------------------------------------------------------
 
-class NotifyListener(threading.Thread):
-    """A unix datagram socket of ours, its messages split into KEY=VALUE assignments with times."""
-
-    def __init__(self, path, log):
-        threading.Thread.__init__(self, daemon=True)
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.2)
-        self.msgs = []
-        self.lock = threading.Lock()
-        self.closed = False
-        self.log = open(log, "w")
-        self.start()
-
-    def run(self):
-        while not self.closed:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = time.time()
-            with self.lock:
-                for a in data.decode("utf-8", "replace").split("\n"):
-                    if a:
-                        self.msgs.append((t, a))
-                        self.log.write("%.3f %s\n" % (t, a))
-                        self.log.flush()
-
-    def snapshot(self, since=0.0):
-        with self.lock:
-            return [(t, a) for t, a in self.msgs if t >= since]
-
-    def close(self):
-        self.closed = True
-        self.join(timeout=2)
-        self.sock.close()
-        self.log.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-
-
 def fd_count(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -823,17 +544,6 @@ def settled_fds(pid, timeout=5):
             break
         time.sleep(0.25)
     return seen[-1]
-
-
-def rss_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return -1
 
 
 def watching(listener, since=0.0):
@@ -897,7 +607,7 @@ def case_swarm(c):
                     "when it gets SIGTERM" % fd_count(dterm.pid))
             dterm.stop()
         peak_fds = max(peak_fds, fd_count(d.pid))
-        peak_rss = max(peak_rss, rss_kib(d.pid))
+        peak_rss = max(peak_rss, lc.proc_status_number(d.pid, "VmRSS", -1))
         if all_at is None and watching(listener, t0) >= want:
             all_at = time.time()
         if all_at and d.alerts("hang", pid=kids[0]) and d.alerts("hang", pid=late.pid) and time.time() - all_at > 2:
@@ -947,18 +657,10 @@ def case_swarm(c):
     c.check(len(pids) == len(set(pids)) and set(pids) == gone,
             "one target-lost per process gone (%d lines, %d processes)" % (len(pids), len(gone)))
     c.check(not d.alerts("target-lost", pid=first.pid), "the first process is not lost")
-    s0 = time.time()
-    d.proc.send_signal(signal.SIGTERM)
-    try:
-        d.proc.wait(timeout=TERM_LIMIT + 5)
-    except subprocess.TimeoutExpired:
-        pass
-    c.check(d.proc.poll() == 0 and time.time() - s0 < TERM_LIMIT,
-            "SIGTERM after the swarm: exit %s in %.2fs" % (d.proc.poll(), time.time() - s0))
-    d.stopped = True
-    d.reader.join(timeout=3)
-    m = lc.SANITIZER_RE.search("\n".join(l for _, l in d.reader.snapshot()))
-    c.check(not m, "no sanitizer report from the daemon%s" % (": " + m.group(0) if m else ""))
+    rc, took = d.term()
+    c.check(rc == 0 and took < TERM_LIMIT, "SIGTERM after the swarm: exit %s in %.2fs" % (rc, took))
+    d.ended()
+    d.check_no_sanitizer()
 
 
 # ---- scheduling ----------------------------------------------------------------------------------------------
@@ -975,39 +677,6 @@ CASES = [
 ALONE = ("swarm",)       # CPU-heavy: runs before the others, by itself
 
 
-def report(c):
-    with _print_lock:
-        print("== %s (%.1fs)" % (c.name, c.took))
-        for ok, text in c.checks:
-            print("%s %s: %s" % ("SKIP" if ok is None else "PASS" if ok else "FAIL", c.name, text))
-        if c.failed:
-            print("     - see %s" % c.dir)
-        sys.stdout.flush()
-
-
-def run_all(cases, parallel):
-    for c in [c for c in cases if c.name in ALONE]:
-        c.execute()
-        report(c)
-    pending = [c for c in cases if c.name not in ALONE]
-    lock = threading.Lock()
-
-    def worker():
-        while True:
-            with lock:
-                if not pending:
-                    return
-                c = pending.pop(0)
-            c.execute()
-            report(c)
-
-    threads = [threading.Thread(target=worker) for _ in range(parallel)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-
 def main():
     global QUICK
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1018,37 +687,24 @@ def main():
     args = ap.parse_args()
     QUICK = args.quick
 
+    python = args.python or lc.default_python()
     problem = lc.binary_problem()
+    if not problem and os.geteuid() != 0:
+        problem = "needs root (tmpfs mounts, chattr, setpriv, other users' processes)"
+    problem = problem or lc.watch_problem(python)
     if problem:
         print("skip: " + problem)
         return 77
-    if os.geteuid() != 0:
-        print("skip: needs root (tmpfs mounts, chattr, setpriv, other users' processes)")
-        return 77
-    r = lc.run_tool(["watch", "--help"], timeout=10)
-    if r.rc != 0:
-        print("skip: `%s watch --help` fails (exit %s): %s" % (lc.BIN, r.rc, r.err_text.strip()[:200]))
-        return 77
-    python = args.python or lc.default_python()
-    if not python:
-        print("skip: no Python 3.11 interpreter found")
-        return 77
     os.makedirs(OUT, exist_ok=True)
-    cases = [Case(n, fn, python) for n, fn in CASES if not args.only or n in args.only]
+    cases = [Case(n, fn, python, OUT) for n, fn in CASES if not args.only or n in args.only]
 
     t0 = time.monotonic()
     try:
-        run_all(cases, max(1, args.j))
+        lc.run_cases(cases, max(1, args.j), ALONE)
     finally:
         lc.kill_all()
         undo_all()
-    nchecks = sum(1 for c in cases for ok, _ in c.checks if ok is not None)
-    nfail = sum(1 for c in cases for ok, _ in c.checks if ok is False)
-    nskip = sum(1 for c in cases for ok, _ in c.checks if ok is None)
-    print()
-    for c in cases:
-        print("%-11s %-5s %5.1fs" % (c.name, "FAIL" if c.failed else "SKIP" if all(
-            ok is None for ok, _ in c.checks) else "ok", c.took))
+    nchecks, nfail, nskip = lc.case_summary(cases)
     print("%d cases, %d checks, %d failed, %d skipped, %.0fs (python %s%s; outputs under %s)" % (
         len(cases), nchecks, nfail, nskip, time.monotonic() - t0, python, ", --quick" if QUICK else "", OUT))
     if nchecks == 0:

@@ -58,7 +58,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -247,31 +246,25 @@ def first_diff(a, b):
 # ---------------------------------------------------------------------------------------------
 # The target
 
-class HTarget:
+class HTarget(lc.TargetProcess):
     def __init__(self, python, short=False):
         self.python = python
-        self.dir = tempfile.mkdtemp(prefix="pyspy-hostile-")
-        lc._DIRS.append(self.dir)
-        self.log = open(os.path.join(self.dir, "target.log"), "wb")
+        self.make_dir("pyspy-hostile-")
         self.argv = [python, HTARGET, self.dir] + ARGV_PAYLOAD
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONIOENCODING="utf-8")
         env.pop("PYTHONPATH", None)
         env.pop("PYTHONHOME", None)
         if short:
             env["HOSTILE_SHORT"] = "1"
-        self.proc = lc.spawn(self.argv, stdout=self.log, stderr=self.log, env=env)
-        self.pid = self.proc.pid
+        self.start(self.argv, env)
         self.truth = None
 
     def wait_truth(self, timeout=60):
         path = os.path.join(self.dir, "truth.json")
         deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if self.proc.poll() is not None:
-                return "target exited with %s: %s" % (self.proc.returncode, self.log_text())
-            if time.monotonic() > deadline:
-                return "no truth.json after %ds: %s" % (timeout, self.log_text())
-            time.sleep(0.05)
+        late = self.wait_path(path, deadline, "no truth.json after %ds" % timeout)
+        if late:
+            return late
         with open(path, encoding="utf-8") as f:
             self.truth = json.load(f)
         if self.truth.get("error"):
@@ -289,20 +282,6 @@ class HTarget:
     def cmdline(self):
         b = b" ".join(a.encode("utf-8") for a in self.argv)[:CMDLINE_MAX]
         return b.decode("utf-8", "replace")
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.dir, "target.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")[-1500:]
-        except OSError:
-            return ""
-
-    def close(self):
-        lc.kill(self.proc)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self.dir in lc._DIRS:
-            lc._DIRS.remove(self.dir)
 
 
 def hostile_frames(truth):
@@ -451,34 +430,40 @@ TEXT_MARKERS = ["f_esc\\x1b[2J\\x1b[1;31mRED\\x1b]0;pwned title\\x07",
                 "l_c1\\u0085\\u009b\\u202eevil: "]
 
 
+def output_problems(r, what):
+    """tool_problems(r), and when it exited 0, the raw controls of its stdout."""
+    p = tool_problems(r, what)
+    if r.rc == 0:
+        p += raw_problems(r.out, what + " stdout")
+    return p
+
+
+def check_json_dump(t, outdir, name, args, with_locals):
+    """Runs `dump --pid PID ARGS` (ARGS with --json); (its problems, the document or None)."""
+    what = " ".join(["dump"] + args)
+    r = tool(outdir, name, ["dump", "--pid", str(t.pid)] + args)
+    p = output_problems(r, what)
+    j = None
+    if r.rc == 0:
+        j, jp = parse_json_bytes(r.out, what)
+        p += jp
+        if j is not None:
+            p += check_dump_json(j, t, with_locals, what)
+    return p, j
+
+
 def check_dumps(t, outdir):
     checks = []
     pid = str(t.pid)
-    r_json = tool(outdir, "dump-locals-json", ["dump", "--pid", pid, "--locals", "--json"])
-    p = tool_problems(r_json, "dump --locals --json")
-    j = None
-    if r_json.rc == 0:
-        p += raw_problems(r_json.out, "dump --locals --json stdout")
-        j, jp = parse_json_bytes(r_json.out, "dump --locals --json")
-        p += jp
-        if j is not None:
-            p += check_dump_json(j, t, True, "dump --locals --json")
+    p, j = check_json_dump(t, outdir, "dump-locals-json", ["--locals", "--json"], True)
     checks.append(("dump --locals --json: parses, equals the truth, no raw controls", p))
 
-    r = tool(outdir, "dump-json", ["dump", "--pid", pid, "--json"])
-    p = tool_problems(r, "dump --json")
-    if r.rc == 0:
-        p += raw_problems(r.out, "dump --json stdout")
-        j2, jp = parse_json_bytes(r.out, "dump --json")
-        p += jp
-        if j2 is not None:
-            p += check_dump_json(j2, t, False, "dump --json")
+    p, _ = check_json_dump(t, outdir, "dump-json", ["--json"], False)
     checks.append(("dump --json: parses, equals the truth, no locals", p))
 
     r = tool(outdir, "dump-locals", ["dump", "--pid", pid, "--locals"])
-    p = tool_problems(r, "dump --locals")
+    p = output_problems(r, "dump --locals")
     if r.rc == 0:
-        p += raw_problems(r.out, "dump --locals stdout")
         text = r.out.decode("utf-8", "replace")
         p += line_problems(text, "dump --locals")
         if "\x1b" in text:
@@ -499,16 +484,22 @@ def check_dumps(t, outdir):
 # ---------------------------------------------------------------------------------------------
 # record
 
-def check_svg(path, truth, what, with_threads, cmdline=None, pid=None):
-    """cmdline: the title must show it (cut to TITLE_MAX_CHARS)."""
-    p = []
+def read_output(path, what, allow_layout=False):
+    """(the bytes of path, their raw_problems()), or (None, [why it cannot be read])."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        return ["%s: %s" % (what, e)]
+        return None, ["%s: %s" % (what, e)]
+    return data, raw_problems(data, what, allow_layout)
+
+
+def check_svg(path, truth, what, with_threads, cmdline=None, pid=None):
+    """cmdline: the title must show it (cut to TITLE_MAX_CHARS)."""
     # Bidi controls are characters XML and HTML allow: the SVG keeps them (escape.h).
-    p += raw_problems(data, what, allow_layout=True)
+    data, p = read_output(path, what, allow_layout=True)
+    if data is None:
+        return p
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
@@ -564,12 +555,9 @@ def check_svg(path, truth, what, with_threads, cmdline=None, pid=None):
 
 
 def check_speedscope(path, truth, what, with_threads, name=None):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return ["%s: %s" % (what, e)]
-    p = raw_problems(data, what)
+    data, p = read_output(path, what)
+    if data is None:
+        return p
     doc, jp = parse_json_bytes(data, what)
     p += jp
     if doc is None:
@@ -606,13 +594,9 @@ def validate_speedscope(path):
 
 
 def check_folded(path, truth, what, with_threads):
-    p = []
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        return ["%s: %s" % (what, e)]
-    p += raw_problems(data, what)
+    data, p = read_output(path, what)
+    if data is None:
+        return p
     r = subprocess.run([sys.executable, CHECK_FOLDED, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=60)
     if r.returncode != 0:
@@ -799,6 +783,19 @@ def check_hang_lines(lines, truth):
     return pt[:10], ps[:10]
 
 
+def read_files(directory, names, p):
+    """(name, bytes) of each of names in directory that can be read; appends to p why the
+    others cannot."""
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), "rb") as f:
+                data = f.read()
+        except OSError as e:
+            p.append("%s: %s" % (name, e))
+            continue
+        yield name, data
+
+
 def check_daemon(python, short):
     """short: without the thread named (function, file, thread) with 100 KB strings."""
     tag = "daemon" if short else "daemon (100 KB names)"
@@ -891,24 +888,12 @@ def check_daemon(python, short):
             checks.append((tag + ": incident bundle", ["no complete bundle under %s" % inc]))
             return checks
         p = []
-        for name in ("summary.txt", "dump.txt"):
-            try:
-                with open(os.path.join(b, name), "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                p.append("%s: %s" % (name, e))
-                continue
+        for name, data in read_files(b, ("summary.txt", "dump.txt"), p):
             p += raw_problems(data, name)
             p += line_problems(data.decode("utf-8", "replace"), name)
             if b"\\x1b" not in data:
                 p.append("%s: no escaped ESC (\\x1b) in it" % name)
-        for name in ("dump.json", "process.json", "manifest.json"):
-            try:
-                with open(os.path.join(b, name), "rb") as f:
-                    data = f.read()
-            except OSError as e:
-                p.append("%s: %s" % (name, e))
-                continue
+        for name, data in read_files(b, ("dump.json", "process.json", "manifest.json"), p):
             p += raw_problems(data, name)
             p += parse_json_bytes(data, name)[1]
         # The daemon names the threads of its history as it chooses: the frames must be right.
@@ -989,15 +974,11 @@ def main():
     ap.add_argument("--no-daemon", action="store_true", help="leave out the watch daemon's checks")
     args = ap.parse_args()
 
-    problem = lc.binary_problem()
-    if problem:
-        print("FAIL  " + problem)
+    got = lc.interpreters_to_test(args.python, "FAIL  ")
+    if got is None:
         return 1
-    print("binary: %s" % lc.BIN)
     os.makedirs(OUT, exist_ok=True)
-    found, skips = lc.discover_interpreters(args.python)
-    for s in skips:
-        print(s)
+    found, skips = got
     if not found:
         print("skip: no Python interpreter installed")
         return 77
@@ -1027,8 +1008,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    finally:
-        lc.kill_all()
-    sys.exit(rc)
+    lc.run_main(main)

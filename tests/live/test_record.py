@@ -165,47 +165,25 @@ def top_stacks(stacks, k=5):
 # ---------------------------------------------------------------------------------------------
 # Targets and records
 
-class RTarget:
+class RTarget(lc.TargetProcess):
     """record_target.py MODE ARGS under python, in its own process group; .pid once ready."""
 
+    log_tail = 800
+
     def __init__(self, python, mode, *args):
-        self.dir = tempfile.mkdtemp(prefix="pyspy-rec-")
-        lc._DIRS.append(self.dir)
+        self.make_dir("pyspy-rec-")
         self.ready_path = os.path.join(self.dir, "ready")
-        self.log = open(os.path.join(self.dir, "target.log"), "wb")
         env = dict(os.environ, PYSPY_READY=self.ready_path)
-        self.proc = lc.spawn([python, RTARGET, mode] + [str(a) for a in args],
-                             stdout=self.log, stderr=self.log, env=env)
-        self.pid = self.proc.pid
+        self.start([python, RTARGET, mode] + [str(a) for a in args], env)
 
     def wait_ready(self, timeout=30, path=None):
         path = path or self.ready_path
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(path):
-            if self.proc.poll() is not None:
-                return "target exited with %s: %s" % (self.proc.returncode, self.log_text())
-            if time.monotonic() > deadline:
-                return "target not ready after %ds: %s" % (timeout, self.log_text())
-            time.sleep(0.02)
-        return None
+        return self.wait_path(path, time.monotonic() + timeout, "target not ready after %ds" % timeout,
+                              step=0.02)
 
     def child_pid(self):
         with open(self.ready_path + ".child") as f:
             return int(f.read())
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.dir, "target.log"), "rb") as f:
-                return f.read().decode("utf-8", "replace")[-800:]
-        except OSError:
-            return ""
-
-    def close(self):
-        lc.kill(self.proc)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self.dir in lc._DIRS:
-            lc._DIRS.remove(self.dir)
 
 
 def record(name, args, timeout=60, cwd=None):
@@ -662,8 +640,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    finally:
-        lc.kill_all()
-    sys.exit(rc)
+    lc.run_main(main)
