@@ -481,8 +481,105 @@ static void parse_sel_unit(Parser *p, const Item *it, const Entry *e, const char
                 selector_set(p, w, SELECT_UNIT, e->value);
 }
 
+/* Most parse-tree nodes a pattern may cost regcomp(): a few MiB. */
+#define REGEX_COST_MAX 100000.0
+
+/* An estimate of the parse-tree nodes glibc's regcomp() builds for an extended regular
+ * expression. It copies the subtree under a repetition once per bound ('+', '?' and '*' about
+ * once, {m,n} n times), so stacked or nested repetitions multiply: "a+++++++++++++++++++++++"
+ * takes gigabytes. Each atom costs 1, a group the sum of its contents, a repetition multiplies
+ * the atom or group before it. */
+static double regex_cost(const char *s) {
+        double stack[64][2];            /* the enclosing groups' (sum, last) */
+        size_t depth = 0;
+        double sum = 0, last = 0;
+
+        for (const char *c = s; *c; c++) {
+                double factor = 0;
+                switch (*c) {
+                case '\\':
+                        if (c[1])
+                                c++;
+                        last = 1, sum += 1;
+                        break;
+                case '[':
+                        /* A bracket expression is one node: skip to its ']' (a ']' first, or
+                         * after '^', is a member; so are the insides of [:class:]). */
+                        c++;
+                        if (*c == '^')
+                                c++;
+                        if (*c == ']')
+                                c++;
+                        while (*c && *c != ']') {
+                                if (c[0] == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '=')) {
+                                        const char *end = strchr(c + 2, c[1]);
+                                        c = end && end[1] == ']' ? end + 2 : c + 1;
+                                } else
+                                        c++;
+                        }
+                        if (!*c)
+                                c--;
+                        last = 1, sum += 1;
+                        break;
+                case '(':
+                        if (depth < ELEMENTSOF(stack)) {
+                                stack[depth][0] = sum, stack[depth][1] = last;
+                                depth++;
+                        }
+                        sum = 0, last = 0;
+                        break;
+                case ')':
+                        if (depth > 0) {
+                                depth--;
+                                last = sum + 1;
+                                sum = stack[depth][0] + last;
+                        }
+                        break;
+                case '|':
+                        last = 0, sum += 1;
+                        break;
+                case '*':
+                case '+':
+                case '?':
+                        factor = 2;
+                        break;
+                case '{': {
+                        char *end;
+                        unsigned long m = strtoul(c + 1, &end, 10), n = m;
+                        if (*end == ',')
+                                n = end[1] == '}' ? m + 1 : strtoul(end + 1, &end, 10);
+                        if (end == c + 1 || (*end != '}' && *end != ','))
+                                last = 1, sum += 1;   /* not a bound: a literal '{' */
+                        else {
+                                factor = (double) (MAX(m, n) + 1);
+                                c = strchr(c, '}') ?: c + strlen(c) - 1;
+                        }
+                        break;
+                }
+                default:
+                        last = 1, sum += 1;
+                }
+                if (factor > 0) {
+                        sum += last * (factor - 1);
+                        last *= factor;
+                }
+                if (sum > REGEX_COST_MAX)
+                        return sum;
+        }
+        while (depth > 0) {
+                depth--;
+                sum += stack[depth][0];
+        }
+        return sum;
+}
+
 /* Compiles value into re; reports regerror()'s text. 0 on success. */
 static int compile_regex(Parser *p, const Item *it, const Entry *e, const char *sect, regex_t *re, int flags) {
+        if (regex_cost(e->value) > REGEX_COST_MAX) {
+                perr(p, e->line, "regular expression in %s of %s is too costly to compile (stacked or nested repetitions such as a++ or (a{1,100}){1,100}): simplify the pattern",
+                     it->key, sect);
+                return -EINVAL;
+        }
         int r = regcomp(re, e->value, REG_EXTENDED | flags);
         if (r != 0) {
                 char msg[256];

@@ -372,6 +372,26 @@ static void test_errors(void) {
         expect_error("[watch:a]\npid = 1\nthreads = some\n", 3, "use all or main");
         expect_error("[watch:a]\npid = 1\nignore = (\n", 3, "invalid regular expression in ignore");
         expect_error("[watch:a]\npid = 1\nredact = *x\n", 3, "invalid regular expression in redact");
+        /* Patterns whose compilation would take gigabytes (glibc copies the subtree under a
+         * repetition per bound) are refused before regcomp() sees them. */
+        expect_error("[watch:a]\nmatch = gunic+++++++++++++++++++++++(\n", 2, "too costly to compile");
+        expect_error("[watch:a]\npid = 1\nignore = ((a{1,100}){1,100}){1,100}\n", 3, "too costly to compile");
+        expect_error("[watch:a]\npid = 1\nredact = ([[:alpha:]]x*){1,32767}\n", 3, "too costly to compile");
+        /* ... while real patterns, even with bounded repetitions, pass. */
+        {
+                /* The defaults, one alternative a continuation line (lines are bounded). */
+                char text[8192];
+                size_t n = (size_t) snprintf(text, sizeof(text), "[watch:a]\npid = 1\nignore = ");
+                for (const char *c = WATCH_DEFAULT_IGNORE; *c && n + 8 < sizeof(text); c++) {
+                        if (*c == '|')
+                                n += (size_t) snprintf(text + n, sizeof(text) - n, "\n    ");
+                        text[n++] = *c;
+                }
+                snprintf(text + n, sizeof(text) - n, "\nredact = %s\n", WATCH_DEFAULT_REDACT);
+                config_free(load_ok(text));
+                config_free(load_ok("[watch:a]\nmatch = ^(gunicorn|uwsgi)[^ ]{0,64}: (worker|master)+ \\[[a-z_]{1,32}\\]\n"
+                                    "ignore = (a{1,100}){1,100}|[{}]x{2}\n"));
+        }
         expect_error("[watch:a]\npid = 1\nlocals = maybe\n", 3, "use yes or no");
         expect_error("[watch:a]\npid = 1\ncooldown = 1d\n", 3, "invalid cooldown");
         expect_error("[watch:a]\npid = 1\naction = restart\n", 3, "use none, kill or exec");
