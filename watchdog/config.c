@@ -1481,6 +1481,22 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
         fprintf(f, "%s\n", v + pos);
 }
 
+/* exec as the words it runs, one space apart: the file's own blanks (tabs, runs of spaces,
+ * line breaks) would change where the value wraps, and so how it prints the next time. */
+static void print_exec(FILE *f, const Watch *w) {
+        _cleanup_free_ char *words = NULL;
+        size_t n = 0;
+        FILE *m = open_memstream(&words, &n);
+
+        for (size_t i = 0; m && w->exec_argv && w->exec_argv[i]; i++)
+                fprintf(m, "%s%s", i > 0 ? " " : "", w->exec_argv[i]);
+        if (!m || fclose(m) != 0) {
+                print_value(f, "exec", w->exec, WRAP_WORDS);
+                return;
+        }
+        print_value(f, "exec", words, WRAP_WORDS);
+}
+
 void config_print(FILE *f, const Config *c) {
         char b[CONFIG_FORMAT_MAX];
 
@@ -1511,6 +1527,6 @@ void config_print(FILE *f, const Config *c) {
                 fprintf(f, "cooldown = %s\n", config_format_duration(w->cooldown, b));
                 fprintf(f, "action = %s\n", watch_action_to_string(w->action));
                 if (w->exec)
-                        print_value(f, "exec", w->exec, WRAP_WORDS);
+                        print_exec(f, w);
         }
 }
