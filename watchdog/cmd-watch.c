@@ -1016,7 +1016,8 @@ static void sample_target(Daemon *d, Target *t, usec_t now) {
                         continue;
                 }
                 kernel[n_kernel++] = (ThreadKernel) { .tid = tid, .voluntary_switches = ts.voluntary_ctxt_switches,
-                                                      .cpu_ticks = ts.utime + ts.stime, .valid = true };
+                                                      .cpu_ticks = ts.utime + ts.stime, .valid = true,
+                                                      .at = rd->read_at };
         }
         if (n_kernel < ELEMENTSOF(kernel))
                 readers_sweep(t);

@@ -169,19 +169,21 @@ static void kernel_update(Detector *d, Tracked *t, usec_t now, const ThreadKerne
         t->prev_valid = true;
         t->last_cpu = k->cpu_ticks;
 
-        if (t->cp_time == 0 || k->cpu_ticks < t->cp_cpu) {
-                t->cp_time = now;
+        /* The CPU checkpoints are on the counters' own clock: the time they were read. */
+        usec_t at = k->at > 0 && k->at <= now ? k->at : now;
+        if (t->cp_time == 0 || k->cpu_ticks < t->cp_cpu || at < t->cp_time) {
+                t->cp_time = at;
                 t->cp_cpu = k->cpu_ticks;
                 t->last_idle = now;
                 return;
         }
-        usec_t dt = now - t->cp_time;
+        usec_t dt = at - t->cp_time;
         if (dt < SPIN_INTERVAL_USEC)
                 return;
         double cpu = (double) (k->cpu_ticks - t->cp_cpu) / (double) d->opt.clock_ticks;
         if (cpu < DETECTOR_SPIN_SHARE * ((double) dt / USEC_PER_SEC))
                 t->last_idle = now;
-        t->cp_time = now;
+        t->cp_time = at;
         t->cp_cpu = k->cpu_ticks;
 }
 

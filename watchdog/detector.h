@@ -28,6 +28,11 @@ typedef struct ThreadKernel {
         uint64_t voluntary_switches;
         uint64_t cpu_ticks;        /* utime + stime, in clock ticks */
         bool valid;                /* false: could not be read (the thread is then never stuck) */
+        usec_t at;                 /* when these counters were read (the sample's clock); 0: at
+                                    * the sample. Counters read less often than the samples are
+                                    * judged over the time they really cover, or a thread on the
+                                    * CPU all along looks idle whenever a stale read ends a CPU
+                                    * interval. */
 } ThreadKernel;
 
 typedef enum StuckReason {

@@ -324,6 +324,39 @@ static void test_thread_id_reuse(void) {
         sim_done(&sim);
 }
 
+/* Counters read less often than samples (the daemon reads them every min(1 s, stuck_after/10)):
+ * a thread on the CPU all along, yielding now and then (voluntary switches: a GIL hand-off),
+ * must be judged over the time the counters cover, not the sample's. Fed as stale copies with
+ * the sample's time, it looked idle whenever a window ended on a stale read. */
+static void test_stale_counters(void) {
+        Sim sim;
+        sim_init(&sim, false, NULL);
+        usec_t start = sim.now, read_at = 0;
+        uint64_t cpu = 0, vol = 0;
+        for (int i = 0; i < 5 * RATE && sim.n_hang == 0; i++) {
+                /* A read every 0.4 s (2 samples at this rate): 100% of a CPU, a yield each. */
+                if (i % 2 == 0) {
+                        read_at = sim.now;
+                        cpu = (sim.now - start) * 100 / USEC_PER_SEC;
+                        vol++;
+                }
+                ThreadKernel k = { .tid = 100, .voluntary_switches = vol, .cpu_ticks = cpu, .valid = true,
+                                   .at = read_at };
+                snapshot_reset(&sim.snap);
+                add_thread(&sim.snap, 1, 100, blocked_stack, 3, false);
+                int r = detector_feed(sim.d, sim.now, &sim.snap, &k, 1, sim.ev, ELEMENTSOF(sim.ev));
+                ASSERT_OK(r);
+                for (int j = 0; j < r; j++)
+                        if (sim.ev[j].kind == DETECTOR_HANG)
+                                sim.n_hang++, sim.last = sim.ev[j];
+                sim.now += STEP;
+        }
+        ASSERT_EQ(sim.n_hang, 1);
+        ASSERT_EQ(sim.last.reason, STUCK_SPINNING);
+        ASSERT_TRUE(sim.now - start <= STUCK + 2 * USEC_PER_SEC);
+        sim_done(&sim);
+}
+
 int main(void) {
         test_signature();
         test_blocked();
@@ -339,6 +372,7 @@ int main(void) {
         test_main_only();
         test_rearm();
         test_thread_id_reuse();
+        test_stale_counters();
         printf("test-detector: ok\n");
         return 0;
 }
