@@ -10,8 +10,9 @@
 # Exit 0 when no harness found anything; 1 when one crashed, leaked, hung or broke a promise
 # (the input is in build-fuzz/artifacts/NAME/: replay it with
 # build-asan/tests/fuzz-NAME-replay FILE, fix, then add it to tests/fuzz/regress/NAME/).
-# Appends a line per run to build-fuzz/fuzz-log.tsv (harness, seconds, executions, CPU
-# seconds, result), from which fuzzing hours are counted.
+# Appends a line per run to build-fuzz/fuzz-log.tsv (time, harness, seconds, executions,
+# result), from which fuzzing hours are counted; each run's libFuzzer output is in
+# build-fuzz/logs/.
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -41,7 +42,9 @@ for name in "${names[@]}"; do
         work=build-fuzz/corpus/$name
         art=build-fuzz/artifacts/$name
         mkdir -p "$work" "$art" tests/fuzz/regress/$name
-        log=build-fuzz/fuzz-$name.log
+        # A log per run: runs of one harness may overlap (make check beside a long make fuzz).
+        mkdir -p build-fuzz/logs
+        log=build-fuzz/logs/$name-$(date -u +%Y%m%dT%H%M%S)-$$.log
         start=$(date +%s)
         # -timeout: an input that takes over 10 s is a hang; -rss_limit_mb bounds memory;
         # leaks are reported (LeakSanitizer) and count as failures.
