@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
         case $1 in
         --time) time=$2; shift 2 ;;
         --time=*) time=${1#--time=}; shift ;;
-        -h|--help) sed -n '3,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,15p' "$0"; exit 0 ;;
         -*) echo "run.sh: unknown option $1: see --help" >&2; exit 2 ;;
         *) names+=("$1"); shift ;;
         esac
