@@ -887,6 +887,16 @@ static bool is_known_key(const char *key, size_t len) {
         return false;
 }
 
+/* Whether a line (from its first non-blank) reads "KEY =" or "KEY:" for a known key: as a
+ * continuation line it is refused (indented by mistake), so values must not wrap onto one. */
+static bool looks_like_key(const char *s) {
+        size_t klen = strcspn(s, " \t=:");
+        const char *after = s + klen;
+        while (*after == ' ' || *after == '\t')
+                after++;
+        return (*after == '=' || *after == ':') && is_known_key(s, klen);
+}
+
 /* ---- reading: our line counter and inih ---- */
 
 /* inih's own scan for a delimiter, stopping at an inline comment: ';' after whitespace. */
@@ -946,10 +956,7 @@ static LineKind classify(Parser *p, char *line, size_t n, size_t max) {
                 /* An indented line continues the previous value, even "rate = 5": say so, since
                  * indenting keys is a common habit from other formats. */
                 size_t klen = strcspn(start, " \t=:");
-                const char *after = start + klen;
-                while (*after == ' ' || *after == '\t')
-                        after++;
-                if ((*after == '=' || *after == ':') && is_known_key(start, klen)) {
+                if (looks_like_key(start)) {
                         perr(p, p->line, "indented key '%.*s' would continue the value above it: remove the indentation",
                              (int) klen, start);
                         return LINE_BAD;
@@ -1443,6 +1450,14 @@ static bool starts_comment(const char *s) {
         return *s == ';' || *s == '#';
 }
 
+/* A continuation line starting at s (after the blanks it will lose) would be refused as an
+ * indented key. */
+static bool continues_as_key(const char *s) {
+        while (isspace((unsigned char) *s))
+                s++;
+        return looks_like_key(s);
+}
+
 static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
         size_t len = strlen(v), pos = 0, width = PRINT_WIDTH - strlen(key) - 3;
         bool words = wrap == WRAP_WORDS;
@@ -1458,7 +1473,7 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
                         if (!words && v[i - 1] != '\\')
                                 depth += v[i] == '(' ? 1 : v[i] == ')' ? -1 : 0;
                         bool ok = words ? (isspace((unsigned char) v[i]) && !isspace((unsigned char) v[i - 1]) &&
-                                           !starts_comment(v + i))
+                                           !starts_comment(v + i) && !continues_as_key(v + i))
                                         : (v[i] == '|' && !isspace((unsigned char) v[i - 1]));
                         if (ok && (words || depth <= cut_depth)) {
                                 cut = i;
@@ -1468,7 +1483,7 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
                 if (cut == 0 && !words)  /* no '|' in reach: any point between two non-blanks */
                         for (size_t i = pos + width; i > pos + 1 && cut == 0; i--)
                                 if (i < len && !isspace((unsigned char) v[i]) && !isspace((unsigned char) v[i - 1]) &&
-                                    v[i] != ';' && v[i] != '#')
+                                    v[i] != ';' && v[i] != '#' && !continues_as_key(v + i))
                                         cut = i;
                 if (cut == 0)
                         break;
