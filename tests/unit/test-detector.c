@@ -58,12 +58,11 @@ static void sim_done(Sim *sim) {
         snapshot_done(&sim->snap);
 }
 
-/* One sample: thread 1 (tid 100) with frames, kernel counters as given. */
-static void sim_step(Sim *sim, const Frame *f, size_t n, uint64_t vol, uint64_t cpu, bool kvalid, bool torn) {
-        ThreadKernel k = { .tid = 100, .voluntary_switches = vol, .cpu_ticks = cpu, .valid = kvalid };
+/* One sample: thread 1 (native id k->tid) with frames, kernel counters k. */
+static void sim_feed(Sim *sim, const Frame *f, size_t n, const ThreadKernel *k, bool torn) {
         snapshot_reset(&sim->snap);
-        add_thread(&sim->snap, 1, 100, f, n, torn);
-        int r = detector_feed(sim->d, sim->now, &sim->snap, &k, 1, sim->ev, ELEMENTSOF(sim->ev));
+        add_thread(&sim->snap, 1, k->tid, f, n, torn);
+        int r = detector_feed(sim->d, sim->now, &sim->snap, k, 1, sim->ev, ELEMENTSOF(sim->ev));
         ASSERT_OK(r);
         for (int i = 0; i < r; i++) {
                 if (sim->ev[i].kind == DETECTOR_HANG)
@@ -73,6 +72,12 @@ static void sim_step(Sim *sim, const Frame *f, size_t n, uint64_t vol, uint64_t 
                 sim->last = sim->ev[i];
         }
         sim->now += STEP;
+}
+
+/* One sample: thread 1 (tid 100) with frames, kernel counters as given. */
+static void sim_step(Sim *sim, const Frame *f, size_t n, uint64_t vol, uint64_t cpu, bool kvalid, bool torn) {
+        ThreadKernel k = { .tid = 100, .voluntary_switches = vol, .cpu_ticks = cpu, .valid = kvalid };
+        sim_feed(sim, f, n, &k, torn);
 }
 
 static const Frame blocked_stack[] = { { "recv", "/usr/lib/python3.11/socket.py", 700 },
@@ -314,12 +319,9 @@ static void test_thread_id_reuse(void) {
                 sim_step(&sim, blocked_stack, 3, 42, 7, true, false);
         for (int i = 0; i < 2 * RATE; i++) {
                 ThreadKernel k = { .tid = 101, .voluntary_switches = 5, .cpu_ticks = 1, .valid = true };
-                snapshot_reset(&sim.snap);
-                add_thread(&sim.snap, 1, 101, blocked_stack, 3, false);
-                int r = detector_feed(sim.d, sim.now, &sim.snap, &k, 1, sim.ev, ELEMENTSOF(sim.ev));
-                ASSERT_EQ(r, 0);
-                sim.now += STEP;
+                sim_feed(&sim, blocked_stack, 3, &k, false);
         }
+        ASSERT_EQ(sim.n_hang + sim.n_recovered, 0);
         ASSERT_EQ(detector_n_stuck(sim.d), 0);
         sim_done(&sim);
 }
@@ -342,14 +344,7 @@ static void test_stale_counters(void) {
                 }
                 ThreadKernel k = { .tid = 100, .voluntary_switches = vol, .cpu_ticks = cpu, .valid = true,
                                    .at = read_at };
-                snapshot_reset(&sim.snap);
-                add_thread(&sim.snap, 1, 100, blocked_stack, 3, false);
-                int r = detector_feed(sim.d, sim.now, &sim.snap, &k, 1, sim.ev, ELEMENTSOF(sim.ev));
-                ASSERT_OK(r);
-                for (int j = 0; j < r; j++)
-                        if (sim.ev[j].kind == DETECTOR_HANG)
-                                sim.n_hang++, sim.last = sim.ev[j];
-                sim.now += STEP;
+                sim_feed(&sim, blocked_stack, 3, &k, false);
         }
         ASSERT_EQ(sim.n_hang, 1);
         ASSERT_EQ(sim.last.reason, STUCK_SPINNING);
