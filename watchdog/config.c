@@ -41,6 +41,7 @@
 /* config_print() wraps values longer than this onto indented continuation lines: inih reads
  * lines of at most 198 characters (its INI_MAX_LINE of 200, built into the library). */
 #define PRINT_WIDTH 76
+#define PRINT_LINE_MAX 198
 
 /* The default ignore pattern (WATCH_DEFAULT_IGNORE), and why it is what it is:
  * - The detector calls a thread hung only when its stack has not changed for stuck_after AND it
@@ -1458,8 +1459,19 @@ static bool continues_as_key(const char *s) {
         return looks_like_key(s);
 }
 
+/* Whether a value may wrap before v[i]: between two non-blanks for a regex (the continuation
+ * must not start as a comment or look like a key), at a blank after a word for exec. */
+static bool can_cut(const char *v, size_t i, bool words) {
+        if (isspace((unsigned char) v[i - 1]))
+                return false;
+        if (words)
+                return isspace((unsigned char) v[i]) && !starts_comment(v + i) && !continues_as_key(v + i);
+        return !isspace((unsigned char) v[i]) && v[i] != ';' && v[i] != '#' && !continues_as_key(v + i);
+}
+
 static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
         size_t len = strlen(v), pos = 0, width = PRINT_WIDTH - strlen(key) - 3;
+        size_t room = PRINT_LINE_MAX - strlen(key) - 3;
         bool words = wrap == WRAP_WORDS;
 
         /* A value starting with ';' reads back only without a blank before it. */
@@ -1472,9 +1484,7 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
                 for (size_t i = pos + 1; i < pos + width && i < len; i++) {
                         if (!words && v[i - 1] != '\\')
                                 depth += v[i] == '(' ? 1 : v[i] == ')' ? -1 : 0;
-                        bool ok = words ? (isspace((unsigned char) v[i]) && !isspace((unsigned char) v[i - 1]) &&
-                                           !starts_comment(v + i) && !continues_as_key(v + i))
-                                        : (v[i] == '|' && !isspace((unsigned char) v[i - 1]));
+                        bool ok = words ? can_cut(v, i, true) : (v[i] == '|' && !isspace((unsigned char) v[i - 1]));
                         if (ok && (words || depth <= cut_depth)) {
                                 cut = i;
                                 cut_depth = depth;
@@ -1482,9 +1492,13 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
                 }
                 if (cut == 0 && !words)  /* no '|' in reach: any point between two non-blanks */
                         for (size_t i = pos + width; i > pos + 1 && cut == 0; i--)
-                                if (i < len && !isspace((unsigned char) v[i]) && !isspace((unsigned char) v[i - 1]) &&
-                                    v[i] != ';' && v[i] != '#' && !continues_as_key(v + i))
+                                if (i < len && can_cut(v, i, false))
                                         cut = i;
+                /* Nothing in reach (a long word, a run of ';' and '#'): the first cut past it, as
+                 * long as the line stays within what inih reads. */
+                for (size_t i = pos + width; cut == 0 && i < len && i < pos + room; i++)
+                        if (can_cut(v, i, words))
+                                cut = i;
                 if (cut == 0)
                         break;
                 fprintf(f, "%.*s\n        ", (int) (cut - pos), v + pos);
@@ -1492,6 +1506,7 @@ static void print_value(FILE *f, const char *key, const char *v, Wrap wrap) {
                 while (words && isspace((unsigned char) v[pos]))
                         pos++;
                 width = PRINT_WIDTH - 8;
+                room = PRINT_LINE_MAX - 8;
         }
         fprintf(f, "%s\n", v + pos);
 }

@@ -512,6 +512,14 @@ static void test_print_roundtrip(void) {
                 "[watch:c]\npidfile = /run/c.pid\n"
                 "ignore = ^(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
                 "  bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb|c)$\n",
+                /* Words longer than a line's width; a regex whose only cut points are far
+                 * apart (';' and '#' cannot start a continuation) or would read as a key. */
+                "[watch:d]\npid = 4\naction = exec\nexec = "
+                "/opt/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+                "  --bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+                "  --ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\n"
+                "ignore = x#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;#;y\n"
+                "redact = secret_value_is_long_and_boring_so_it_wraps_somewhere_around_here.rate = 5 #x\n",
         };
         for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
                 Config *c = load_ok(texts[i]);
