@@ -1020,6 +1020,15 @@ static char *reader(char *str, int num, void *stream) {
                 strcpy(str, "\n");
                 return str;
         }
+        if (p->kind == LINE_CONT) {
+                /* An inline comment ends a continuation line as it ends a key's line (inih
+                 * strips it only from the latter): "  |b ; why" continues with "|b". */
+                char *c = (char *) find_delim(p->buf, NULL);
+                if (*c) {
+                        c[0] = '\n', c[1] = 0;
+                        n = c + 1 - p->buf;
+                }
+        }
         memcpy(str, p->buf, (size_t) n + 1);
         return str;
 }

@@ -229,6 +229,11 @@ static void test_every_key(void) {
         ASSERT_STREQ(c->watches[0].exec_argv[2], "{name}");
         config_free(c);
 
+        /* An inline comment ends a continuation line too (inih strips it only on a key's). */
+        c = load_ok("[watch:a]\npid = 2\nignore = ^(a ; first\n    |b;c)$  ; second\n    |d ;;;x\n");
+        ASSERT_STREQ(c->watches[0].ignore, "^(a|b;c)$|d");
+        config_free(c);
+
         /* An indented first key is just a key (inih: no previous key to continue). */
         c = load_ok("[watch:a]\n   pid = 3\n");
         ASSERT_EQ(c->watches[0].pid, 3);
