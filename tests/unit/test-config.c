@@ -395,7 +395,7 @@ static void test_errors(void) {
                 snprintf(text + n, sizeof(text) - n, "\nredact = %s\n", WATCH_DEFAULT_REDACT);
                 config_free(load_ok(text));
                 config_free(load_ok("[watch:a]\nmatch = ^(gunicorn|uwsgi)[^ ]{0,64}: (worker|master)+ \\[[a-z_]{1,32}\\]\n"
-                                    "ignore = (a{1,100}){1,100}|[{}]x{2}\n"));
+                                    "ignore = (a{1,100}){1,50}|[{}]x{2}\n"));
         }
         expect_error("[watch:a]\npid = 1\nlocals = maybe\n", 3, "use yes or no");
         expect_error("[watch:a]\npid = 1\ncooldown = 1d\n", 3, "invalid cooldown");
