@@ -50,6 +50,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "live"))
+from pyenvs import pyenv_root  # noqa: E402
 BIN = os.path.join(ROOT, os.environ.get("PYSPY_WATCH") or "pyspy-watch")
 TARGET = os.path.join(ROOT, "bench", "daemon_bench_target.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -58,16 +60,6 @@ EVENT_RE = re.compile(r"^pyspy-watch: ([a-z-]+):", re.M)
 
 _procs = []          # every Popen we started, killed on exit
 _probe = [None]      # the perf probe event to delete on exit
-
-
-def pyenv_root():
-    try:
-        r = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        if r.returncode == 0 and r.stdout.strip():
-            return r.stdout.decode().strip()
-    except OSError:
-        pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 
 def find_python(mm):

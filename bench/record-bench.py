@@ -38,6 +38,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "live"))
+from pyenvs import pyenv_root  # noqa: E402
 BIN = os.path.join(ROOT, os.environ.get("PYSPY_WATCH") or "pyspy-watch")
 TARGET = os.path.join(ROOT, "bench", "record_bench_target.py")
 TARGETS = ["deep50", "threads8", "deep500"]
@@ -46,16 +48,6 @@ FINAL_RE = re.compile(r"(\d+) samples in ([\d.]+)s \(([\d.]+)/s\), (\d+) errors(
 AUSTIN_ERR_RE = re.compile(r"Error rate : (\d+)/(\d+)")
 
 _children = []
-
-
-def pyenv_root():
-    try:
-        r = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        if r.returncode == 0 and r.stdout.strip():
-            return r.stdout.decode().strip()
-    except OSError:
-        pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
 
 
 def find_python(mm):

@@ -114,49 +114,30 @@ for svg in sample sample-inverted hostile; do
         run "js/flamegraph-$svg" 180 node tests/js/test-flamegraph.js "tests/out/flamegraph-$svg.svg" "$OUT/flamegraph-shots"
 done
 
-echo "== live tests (./pyspy-watch)"
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
-        run live/test_dump 300 python3 tests/live/test_dump.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
-        run live/test_badinput 300 python3 tests/live/test_badinput.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
-        run live/test_top 300 python3 tests/live/test_top.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/record" \
-        run live/test_record 300 python3 tests/live/test_record.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
-        run live/test_incidents 120 python3 tests/live/test_incidents.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live" \
-        run live/test_check_config 120 python3 tests/live/test_check_config.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/watch" \
-        run live/test_watch 300 python3 tests/live/test_watch.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/daemon" \
-        run live/test_daemon 180 python3 tests/live/test_daemon.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/faults" \
-        run live/test_faults 300 python3 tests/live/test_faults.py
-PYSPY_WATCH=pyspy-watch PYSPY_TEST_OUT="$OUT/live/hostile" \
-        run live/test_hostile 300 python3 tests/live/test_hostile.py
+# live_suite BUILD NAME SLOW QUICK: every live test against BUILD/pyspy-watch (its fixture maker
+# BUILD/tests/test-incident), logged as NAME/test_*; time limits times SLOW, and with QUICK the
+# short variants of the two longest daemon tests.
+live_suite() {
+        local build=$1 name=$2 slow=$3 quick=$4 entry test sub limit q
+        local -a args
+        # test:output subdirectory (. for none):time limit:q when it has a --quick variant
+        for entry in dump:.:300 badinput:.:300 top:.:300 record:record:300 incidents:.:120 \
+                     check_config:.:120 watch:watch:300:q daemon:daemon:180 faults:faults:300:q \
+                     hostile:hostile:300; do
+                IFS=: read -r test sub limit q <<<"$entry"
+                args=()
+                [ -n "$quick" ] && [ "$q" = q ] && args=(--quick)
+                [ "$sub" = . ] && sub= || sub=/$sub
+                PYSPY_WATCH=$build/pyspy-watch PYSPY_TEST_INCIDENT=$build/tests/test-incident \
+                PYSPY_TEST_OUT="$OUT/$name$sub" \
+                        run "$name/test_$test" $((limit * slow)) python3 "tests/live/test_$test.py" "${args[@]}"
+        done
+}
 
+echo "== live tests (./pyspy-watch)"
+live_suite build live 1 ""
 echo "== live tests (build-asan/pyspy-watch)"
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
-        run live-asan/test_dump 600 python3 tests/live/test_dump.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
-        run live-asan/test_badinput 600 python3 tests/live/test_badinput.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
-        run live-asan/test_top 600 python3 tests/live/test_top.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/record" \
-        run live-asan/test_record 600 python3 tests/live/test_record.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_INCIDENT=build-asan/tests/test-incident PYSPY_TEST_OUT="$OUT/live-asan" \
-        run live-asan/test_incidents 300 python3 tests/live/test_incidents.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan" \
-        run live-asan/test_check_config 300 python3 tests/live/test_check_config.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/watch" \
-        run live-asan/test_watch 600 python3 tests/live/test_watch.py --quick
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/daemon" \
-        run live-asan/test_daemon 300 python3 tests/live/test_daemon.py
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/faults" \
-        run live-asan/test_faults 600 python3 tests/live/test_faults.py --quick
-PYSPY_WATCH=build-asan/pyspy-watch PYSPY_TEST_OUT="$OUT/live-asan/hostile" \
-        run live-asan/test_hostile 600 python3 tests/live/test_hostile.py
+live_suite build-asan live-asan 2 quick
 
 echo
 echo "passed: ${#passed[@]}  failed: ${#failed[@]}  skipped: ${#skipped[@]}   (logs in $OUT/)"

@@ -73,14 +73,10 @@ static int listing_load(const char *incidents, Listing *ret) {
         fd = open(incidents, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
-        int dfd = dup(fd);
-        if (dfd < 0)
-                return -errno;
-        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
-        if (!d) {
-                (void) close(dfd);
-                return -ENOMEM;
-        }
+        _cleanup_(closedirp) DIR *d = NULL;
+        r = dir_open_fd(fd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 _cleanup_(incident_entry_done) IncidentEntry e = {};
                 _cleanup_close_ int bfd = -EBADF;

@@ -678,15 +678,9 @@ int incident_dir_remove(int incidents_fd, const char *name) {
         fd = openat(incidents_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        int dfd = dup(fd);
-        if (dfd < 0)
-                return -errno;
-        d = fdopendir(dfd);
-        if (!d) {
-                r = -errno;
-                (void) close(dfd);
+        r = dir_open_fd(fd, &d);
+        if (r < 0)
                 return r;
-        }
         _cleanup_(closedirp) DIR *dir = d;
 
         /* First look: we only ever write flat directories of files. Anything holding a
@@ -726,17 +720,24 @@ int incidents_dir_open(const char *state_dir, int *ret_fd, DIR **ret_dir) {
         fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
+        r = dir_open_fd(fd, ret_dir);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int dir_open_fd(int fd, DIR **ret) {
         int dfd = dup(fd);
         if (dfd < 0)
                 return -errno;
         DIR *d = fdopendir(dfd);
         if (!d) {
-                r = -errno;
+                int r = -errno;
                 (void) close(dfd);
                 return r;
         }
-        *ret_fd = TAKE_FD(fd);
-        *ret_dir = d;
+        *ret = d;
         return 0;
 }
 

@@ -109,6 +109,10 @@ int incident_commit(IncidentWriter *w, const IncidentSummary *s, const Watch *wa
 IncidentWriter *incident_abort(IncidentWriter *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(IncidentWriter *, incident_abort);
 
+/* A directory stream over a duplicate of the directory fd, which stays the caller's (for
+ * openat() beside readdir()). 0, or -errno. */
+int dir_open_fd(int fd, DIR **ret);
+
 /* Opens state_dir/incidents/ for listing: *ret_fd (O_DIRECTORY) and *ret_dir (a DIR over a
  * duplicate of it), both owned by the caller. 0 with *ret_dir NULL when the directory does not
  * exist (no incident yet); -errno otherwise. */

@@ -799,20 +799,31 @@ static void write_thread(Capture *c, pid_t tid) {
         fputc('}', c->f);
 }
 
-static void write_threads(Capture *c) {
-        _cleanup_free_ pid_t *tids = NULL;
-        size_t n = 0;
+/* Writes "name": and lists the numeric entries of dir for it: on failure writes null, notes
+ * the gap and returns < 0; entries past max are left out, and the gap says so. */
+static int key_numeric_list(Capture *c, const char *name, const char *dir, size_t max, pid_t **ret,
+                            size_t *ret_n) {
         bool more = false;
         int r;
 
-        key(c, "threads");
-        r = list_numeric(c->dfd, "task", PROCINFO_THREADS_MAX, &tids, &n, &more);
+        key(c, name);
+        r = list_numeric(c->dfd, dir, max, ret, ret_n, &more);
         if (r < 0) {
                 fputs("null", c->f);
-                return gap(c, r, "threads");
+                gap(c, r, "%s", name);
+                return r;
         }
         if (more)
-                gap(c, E2BIG, "threads beyond %d", PROCINFO_THREADS_MAX);
+                gap(c, E2BIG, "%s beyond %zu", name, max);
+        return 0;
+}
+
+static void write_threads(Capture *c) {
+        _cleanup_free_ pid_t *tids = NULL;
+        size_t n = 0;
+
+        if (key_numeric_list(c, "threads", "task", PROCINFO_THREADS_MAX, &tids, &n) < 0)
+                return;
 
         fputc('[', c->f);
         c->first = true;
@@ -1079,17 +1090,9 @@ static void write_fds(Capture *c) {
         _cleanup_free_ Socket *sockets = NULL;
         FdEntry *entries = NULL;
         size_t n = 0, n_entries = 0, n_sockets = 0;
-        bool more = false;
-        int r;
 
-        key(c, "fds");
-        r = list_numeric(c->dfd, "fd", PROCINFO_FDS_MAX, &fds, &n, &more);
-        if (r < 0) {
-                fputs("null", c->f);
-                return gap(c, r, "fds");
-        }
-        if (more)
-                gap(c, E2BIG, "fds beyond %d", PROCINFO_FDS_MAX);
+        if (key_numeric_list(c, "fds", "fd", PROCINFO_FDS_MAX, &fds, &n) < 0)
+                return;
 
         entries = n > 0 ? calloc(n, sizeof(*entries)) : NULL;
         sockets = n > 0 ? calloc(n, sizeof(*sockets)) : NULL;

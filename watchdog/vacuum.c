@@ -26,14 +26,10 @@ static int bundle_bytes(int incidents_fd, const char *name, uint64_t *ret) {
 
         if (fd < 0)
                 return -errno;
-        int dfd = dup(fd);
-        if (dfd < 0)
-                return -errno;
-        _cleanup_(closedirp) DIR *d = fdopendir(dfd);
-        if (!d) {
-                (void) close(dfd);
-                return -ENOMEM;
-        }
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r = dir_open_fd(fd, &d);
+        if (r < 0)
+                return r;
         if (fstat(fd, &st) == 0)
                 sum += (uint64_t) st.st_blocks * 512;
         while ((de = readdir(d))) {

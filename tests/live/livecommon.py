@@ -16,6 +16,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from pyenvs import pyenv_root  # noqa: F401 (part of this module's API)
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,18 +105,6 @@ def run_tool(args, timeout=30, prefix=(), env=None):
 
 # ---------------------------------------------------------------------------------------------
 # Interpreters
-
-def pyenv_root():
-    try:
-        r = subprocess.run(["pyenv", "root"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           timeout=10)
-        root = r.stdout.decode().strip()
-        if r.returncode == 0 and root:
-            return root
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-
 
 def interpreter_version(path):
     try:
